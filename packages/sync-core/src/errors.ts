@@ -1,0 +1,60 @@
+/**
+ * sync-core's error catalogue. Every error a caller can meet has a stable `code` (documented in
+ * docs/errors.md; a test checks that), an HTTP status where one fits, the context in `details`, and the
+ * underlying error in the ES2022 `cause`.
+ */
+
+export const SyncErrorCodes = {
+  /** The collection schema is invalid; `details.problems` lists every problem. */
+  SYNC_ERR_SCHEMA_INVALID: 400,
+  /** A collection name that the schema does not declare. */
+  SYNC_ERR_UNKNOWN_COLLECTION: 404,
+  /** A field the collection does not declare, or a value of the wrong type. */
+  SYNC_ERR_INVALID_OBJECT: 400,
+  /** An object id that is not a non-empty string of at most 256 characters. */
+  SYNC_ERR_INVALID_ID: 400,
+  /** The object does not exist (or is deleted). */
+  SYNC_ERR_NOT_FOUND: 404,
+  /** A filter expression that does not parse; `details.position` points at the problem. */
+  SYNC_ERR_FILTER_SYNTAX: 400,
+  /** A filter refers to a variable that has no value and no default. */
+  SYNC_ERR_FILTER_VARIABLE: 400,
+  /** A query sort, limit or cursor that is not valid. */
+  SYNC_ERR_INVALID_QUERY: 400,
+  /** A protocol message that is not valid msgpack or not a known message shape. */
+  SYNC_ERR_MESSAGE_MALFORMED: 400,
+  /** A protocol message larger than the configured maximum. */
+  SYNC_ERR_MESSAGE_TOO_LARGE: 413,
+  /** A protocol message of a version this node does not speak. */
+  SYNC_ERR_UNSUPPORTED_VERSION: 400,
+  /** A single change that cannot fit in one message even alone. */
+  SYNC_ERR_CHANGE_TOO_LARGE: 413,
+  /** The Sync Clock cannot issue a stamp (physical time beyond 48 bits, or persistence failed). */
+  SYNC_ERR_CLOCK: 500,
+  /** The replica store file is not a Backroom replica, or its format is newer than this code. */
+  SYNC_ERR_STORE_CORRUPT: 500,
+  /** A backup could not be written. */
+  SYNC_ERR_BACKUP_FAILED: 500,
+} as const;
+
+export type SyncErrorCode = keyof typeof SyncErrorCodes;
+
+/** The one error class of sync-core. Check `code`, never the message. */
+export class SyncError extends Error {
+  readonly code: SyncErrorCode;
+  readonly statusCode: number;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: SyncErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'SyncError';
+    this.code = code;
+    this.statusCode = SyncErrorCodes[code];
+    this.details = details;
+  }
+}
+
+/** True when `e` is a {@link SyncError}, optionally with the given code. */
+export function isSyncError(e: unknown, code?: SyncErrorCode): e is SyncError {
+  return e instanceof SyncError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,1112 @@
+import { Packr } from 'msgpackr';
+import { SyncClock, stampFromString, stampToString, type TimeSource } from './clock.js';
+import { SyncError } from './errors.js';
+import { type Filter, type FilterVars, filterToSql, parseFilter } from './filter/index.js';
+import type { Logger } from './logger.js';
+import { applyChange, type CounterOps, emptyState, type ObjectState, type StoredBase } from './merge.js';
+import { type CollectionDef, checkFieldValue, precedenceOf, type Schema } from './schema.js';
+import { type Db, openDatabase, type Statement } from './sqlite.js';
+import type { Change, CounterIncrement, FieldWrite, ObjectMeta, Stamp, StoredObject, Version } from './types.js';
+import { compareStored, loadVersion, type StoredVersion, storeVersion } from './version.js';
+
+const FORMAT = 1;
+const MAX_ID = 256;
+
+/** Options of {@link ReplicaStore.open}. */
+export interface ReplicaStoreOptions {
+  /** SQLite file of the replica (created if missing). */
+  readonly path: string;
+  readonly schema: Schema;
+  /** This replica's node id: the device id on a terminal, the hub id on the hub. */
+  readonly nodeId: string;
+  /** Default writer role for role-based precedence (`pos`, `manager`, `hub`...). */
+  readonly role?: string;
+  /** Allowed clock skew of remote stamps before they are rebased. Default 60 000 ms. */
+  readonly maxSkewMs?: number;
+  readonly time?: TimeSource;
+  /** Keep an outbox of local writes to push to the hub (device agents). Default true. */
+  readonly outbox?: boolean;
+  /** `synchronous=FULL` (survives power loss) instead of NORMAL (survives a process crash). */
+  readonly durable?: boolean;
+  readonly logger?: Logger;
+}
+
+/** A change to one object, reported to subscribers after its transaction commits. */
+export interface ChangeEvent {
+  readonly collection: string;
+  readonly id: string;
+  /** Local change sequence of the object after this change. */
+  readonly seq: number;
+  /** True when a remote change caused it, false for a local write. */
+  readonly remote: boolean;
+  /** The object as it now reads (deleted objects carry `_meta.deleted = true`). */
+  readonly object: StoredObject;
+}
+
+/** One stamp the store re-stamped on receipt because it was too far in the future. */
+export interface Rebase {
+  readonly collection: string;
+  readonly id: string;
+  readonly node: string;
+  readonly from: Stamp;
+  readonly to: Stamp;
+}
+
+/** Result of {@link ReplicaStore.applyRemote}. */
+export interface ApplyResult {
+  readonly objects: number;
+  readonly rebased: readonly Rebase[];
+}
+
+/** A sort key: a field name, `-field` for descending, or `{ field, order }`. */
+export type SortSpec = string | { readonly field: string; readonly order?: 'asc' | 'desc' };
+
+export interface QueryOptions {
+  readonly filter?: string | Filter;
+  readonly vars?: FilterVars;
+  readonly sort?: readonly SortSpec[];
+  /** Default 100, at most 1000. */
+  readonly limit?: number;
+  /** The `next` cursor of the previous page. */
+  readonly after?: string;
+  readonly includeDeleted?: boolean;
+}
+
+export interface QueryResult {
+  readonly objects: StoredObject[];
+  /** Pass as `after` to get the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+/** An entry of the conflict log: a write that lost to another. */
+export interface ConflictEntry {
+  readonly at: number;
+  readonly collection: string;
+  readonly id: string;
+  readonly field: string;
+  readonly loser: unknown;
+  readonly loserVersion: Version;
+  readonly winnerVersion: Version;
+}
+
+/** A row of the change feed: an object that changed after some sequence. */
+export interface ChangedObject {
+  readonly seq: number;
+  readonly collection: string;
+  readonly id: string;
+  readonly alive: boolean;
+  /** Current field values (counter totals included). */
+  readonly doc: Readonly<Record<string, unknown>>;
+}
+
+interface Row {
+  collection: string;
+  id: string;
+  seq: number;
+  alive: number;
+  doc: string;
+  vers: string;
+  bases: string | null;
+  ever: string | null;
+}
+
+// Outbox entries are msgpack: stamps are bigints and must stay bigints.
+const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
+
+/**
+ * A replica of the store's collections in one SQLite file (WAL): the terminal's local store and the
+ * hub's store are both a ReplicaStore.
+ *
+ * Promises:
+ * - a local write, its stamp's high-water mark and its outbox entry commit in one transaction;
+ * - {@link applyRemote} validates a whole batch before touching anything and applies it in one
+ *   transaction: all or nothing; applying the same changes again, in any order, changes nothing;
+ * - two replicas that applied the same set of changes hold byte-identical objects.
+ *
+ * Writes may be batched with {@link transaction}. All methods are synchronous (better-sqlite3).
+ *
+ * @example
+ * const store = ReplicaStore.open({ path: 'till-3.db', schema, nodeId: 'till-3', role: 'pos' });
+ * store.put('orders', 'o-1', { status: 'open', total: 12.5 });
+ * store.increment('inventory', 'SKU-1', { stock: -1 });
+ */
+export class ReplicaStore {
+  readonly nodeId: string;
+  readonly schema: Schema;
+  readonly clock: SyncClock;
+  private readonly db: Db;
+  private readonly role: string | undefined;
+  private readonly useOutbox: boolean;
+  private readonly log: Logger | undefined;
+  private seq: number;
+  private txDepth = 0;
+  private readonly cache = new Map<string, ObjectState>();
+  private readonly dirty = new Map<string, { state: ObjectState; remote: boolean }>();
+  private readonly listeners = new Set<(e: ChangeEvent) => void>();
+  private readonly st: Record<string, Statement>;
+  private readonly ops: CounterOps;
+  private readonly runInTx: (fn: () => unknown) => unknown;
+  private closed = false;
+  /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
+  private readonly rebasedNodes: Set<string>;
+
+  private constructor(db: Db, opts: ReplicaStoreOptions, seq: number, highWater: Stamp | undefined) {
+    this.db = db;
+    this.nodeId = opts.nodeId;
+    this.schema = opts.schema;
+    this.role = opts.role;
+    this.useOutbox = opts.outbox ?? true;
+    this.log = opts.logger;
+    this.seq = seq;
+    this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
+    this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
+    this.st = {
+      get: db.prepare('SELECT * FROM objects WHERE collection = ? AND id = ?'),
+      upsert: db.prepare(
+        `INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)
+         ON CONFLICT(collection, id) DO UPDATE SET seq=excluded.seq, alive=excluded.alive, doc=excluded.doc,
+         vers=excluded.vers, bases=excluded.bases, ever=excluded.ever`,
+      ),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      outboxAdd: db.prepare('INSERT INTO outbox (change) VALUES (?)'),
+      opInsert: db.prepare(
+        'INSERT OR IGNORE INTO counter_ops (collection, id, field, op, delta, ver, seq) VALUES (?,?,?,?,?,?,?)',
+      ),
+      opsOf: db.prepare('SELECT field, op, delta, ver, seq FROM counter_ops WHERE collection = ? AND id = ?'),
+      opsPrune: db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ? AND field = ? AND op = ?'),
+      rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
+      rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
+      conflict: db.prepare(
+        'INSERT INTO conflicts (at, collection, id, field, loser, loser_ver, winner_ver) VALUES (?,?,?,?,?,?,?)',
+      ),
+    };
+    this.ops = {
+      insert: (c, id, inc, sv, s) =>
+        this.st.opInsert.run(c, id, inc.field, inc.op, inc.delta, JSON.stringify(sv), s).changes === 1,
+      list: (c, id) =>
+        (this.st.opsOf.all(c, id) as { field: string; op: string; delta: number; ver: string; seq: number }[]).map(
+          (r) => ({ field: r.field, op: r.op, delta: r.delta, ver: JSON.parse(r.ver) as StoredVersion, seq: r.seq }),
+        ),
+      prune: (c, id, field, op) => {
+        this.st.opsPrune.run(c, id, field, op);
+      },
+      conflict: (c, id, field, loser, lv, wv) => {
+        this.st.conflict.run(Date.now(), c, id, field, JSON.stringify(loser), JSON.stringify(lv), JSON.stringify(wv));
+      },
+    };
+    this.runInTx = db.transaction((fn: () => unknown) => {
+      const r = fn();
+      this.flush();
+      return r;
+    }) as unknown as (fn: () => unknown) => unknown;
+  }
+
+  /**
+   * Opens or creates a replica file.
+   * @throws SyncError `SYNC_ERR_STORE_CORRUPT` when the file is not a Backroom replica, was written by a
+   * newer format, or belongs to another node id.
+   */
+  static open(opts: ReplicaStoreOptions): ReplicaStore {
+    let db: Db | undefined;
+    try {
+      db = openDatabase(opts.path, { durable: opts.durable });
+      db.exec(SCHEMA_SQL);
+      const get = (k: string) => db!.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(k) as string | undefined;
+      const format = get('format');
+      const node = get('node');
+      if (format === undefined) {
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+          'format',
+          String(FORMAT),
+          'node',
+          opts.nodeId,
+          'seq',
+          '0',
+        );
+      } else if (Number(format) > FORMAT) {
+        throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica file was written by a newer Backroom', {
+          path: opts.path,
+          format,
+        });
+      } else if (node !== opts.nodeId) {
+        throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica file belongs to another node', {
+          path: opts.path,
+          fileNode: node,
+          nodeId: opts.nodeId,
+        });
+      }
+      const seq = Number(get('seq') ?? '0');
+      const hw = get('clock');
+      return new ReplicaStore(db, opts, seq, hw === undefined ? undefined : BigInt(`0x${hw}`));
+    } catch (e) {
+      db?.close();
+      if (e instanceof SyncError) throw e;
+      throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'cannot open replica file', { path: opts.path }, e);
+    }
+  }
+
+  /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
+  collection(name: string): CollectionDef {
+    const def = Object.hasOwn(this.schema.collections, name) ? this.schema.collections[name] : undefined;
+    if (!def) throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `unknown collection "${name}"`, { collection: name });
+    return def;
+  }
+
+  /** Local change sequence: bumped by every object change, local or remote. */
+  currentSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Runs `fn` in one SQLite transaction. Writes inside are batched: objects touched several times are
+   * written once, and subscribers hear of them after the commit. Nested calls join the outer transaction.
+   */
+  transaction<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.txDepth > 0) return fn();
+    this.txDepth++;
+    let result: T;
+    try {
+      result = this.runInTx(fn) as T;
+    } catch (e) {
+      // The transaction rolled back: forget the in-memory view of it.
+      this.cache.clear();
+      this.dirty.clear();
+      this.seq = Number(this.st.getMeta.get('seq') ?? '0');
+      throw e;
+    } finally {
+      this.txDepth--;
+    }
+    this.emit();
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Local writes
+
+  /**
+   * Replaces an object's fields (fields not given become null). Counter fields are left alone: values
+   * given for them are ignored; use {@link increment} or {@link setCounter}.
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_ID`, `SYNC_ERR_INVALID_OBJECT`.
+   */
+  put(collection: string, id: string, fields: Readonly<Record<string, unknown>>, opts: { role?: string } = {}) {
+    const def = this.collection(collection);
+    checkId(id);
+    const values = this.checkFields(def, fields);
+    for (const f of def.fieldNames) if (def.fields[f].type !== 'counter' && !(f in values)) values[f] = null;
+    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role));
+  }
+
+  /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
+  patch(collection: string, id: string, fields: Readonly<Record<string, unknown>>, opts: { role?: string } = {}) {
+    const def = this.collection(collection);
+    checkId(id);
+    const values = this.checkFields(def, fields);
+    return this.transaction(() => {
+      if (def.merge === 'object') {
+        // Whole-object merge: every write carries every field, so the newest write wins as a whole.
+        const cur = this.load(def, id);
+        for (const f of def.fieldNames) {
+          if (def.fields[f].type !== 'counter' && !(f in values)) values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
+        }
+      }
+      return this.localSet(def, id, values, opts.role ?? this.role);
+    });
+  }
+
+  /**
+   * Deletes an object: a tombstone that wins or loses by the same order as any write.
+   * @returns false when there was no live object.
+   */
+  delete(collection: string, id: string, opts: { role?: string } = {}): boolean {
+    const def = this.collection(collection);
+    checkId(id);
+    return this.transaction(() => {
+      const state = this.load(def, id);
+      if (!state.alive) return false;
+      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      this.localApply(def, state, { collection, id, exists: { v: false, ver } });
+      return true;
+    });
+  }
+
+  /**
+   * Adds to counter fields (`{ stock: -1 }`). Concurrent increments from all replicas all count; the same
+   * increment delivered twice counts once. Creates the object if it never existed here.
+   */
+  increment(collection: string, id: string, deltas: Readonly<Record<string, number>>, opts: { role?: string } = {}) {
+    const def = this.collection(collection);
+    checkId(id);
+    const entries = this.checkCounters(def, deltas, 'delta');
+    return this.transaction(() => {
+      const state = this.load(def, id);
+      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      const op = `${ver.n}/${stampToString(ver.s)}`;
+      const incs: CounterIncrement[] = entries.map(([field, delta]) => ({ field, delta, ver, op }));
+      return this.localApply(def, state, {
+        collection,
+        id,
+        incs,
+        exists: state.ever === null ? { v: true, ver } : undefined,
+      });
+    });
+  }
+
+  /**
+   * Stocktake: sets counters to absolute values. Ordered like any write; increments stamped after it still
+   * count on top of it, increments stamped before it no longer count.
+   */
+  setCounter(collection: string, id: string, values: Readonly<Record<string, number>>, opts: { role?: string } = {}) {
+    const def = this.collection(collection);
+    checkId(id);
+    const entries = this.checkCounters(def, values, 'value');
+    return this.transaction(() => {
+      const state = this.load(def, id);
+      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      const bases: Record<string, FieldWrite> = {};
+      for (const [f, v] of entries) bases[f] = { v, ver };
+      return this.localApply(def, state, {
+        collection,
+        id,
+        bases,
+        exists: state.ever === null ? { v: true, ver } : undefined,
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Remote changes
+
+  /**
+   * Merges a batch of changes from another replica, all or nothing. Stamps more than the allowed skew
+   * in the future are re-stamped on receipt (their relative order kept) and returned in `rebased` so the
+   * caller can flag the source and tell it.
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_OBJECT` (with `details.index`)
+   * before anything is applied.
+   */
+  applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
+    this.assertOpen();
+    const defs = changes.map((c, i) => this.checkRemote(c, i));
+    const rebase = opts.rebase ?? true;
+    return this.transaction(() => {
+      const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
+      const rebased: Rebase[] = [];
+      const before = this.dirty.size;
+      for (let i = 0; i < changes.length; i++) {
+        let change = changes[i];
+        if (rebaseMap.size) change = this.rebaseChange(change, rebaseMap, rebased);
+        else if (rebase) this.receiveStamps(change);
+        else this.observeStamps(change);
+        const state = this.load(defs[i], change.id);
+        if (applyChange(defs[i], state, change, this.ops, () => this.nextSeq())) this.markDirty(state, true);
+      }
+      return { objects: this.dirty.size - before, rebased };
+    });
+  }
+
+  /**
+   * Replaces stamps of this node's own writes that the hub re-stamped (`ack.rebased`): the registers
+   * holding them take the new stamp, so this replica agrees with the hub.
+   */
+  applyRebase(rebases: readonly Rebase[]): void {
+    if (rebases.length === 0) return;
+    this.transaction(() => {
+      const byObject = new Map<string, Rebase[]>();
+      for (const r of rebases) {
+        const k = `${r.collection}\u0000${r.id}`;
+        byObject.set(k, [...(byObject.get(k) ?? []), r]);
+        this.clock.observe(r.to);
+      }
+      for (const list of byObject.values()) {
+        const def = this.collection(list[0].collection);
+        const state = this.load(def, list[0].id);
+        const map = new Map(list.map((r) => [`${r.node}/${stampToString(r.from)}`, stampToString(r.to)]));
+        const swap = (v: StoredVersion | null) => {
+          const to = v && map.get(`${v[2]}/${v[1]}`);
+          return to && v ? ([v[0], to, v[2]] as StoredVersion) : v;
+        };
+        for (const f of Object.keys(state.vers)) state.vers[f] = swap(state.vers[f])!;
+        for (const f of Object.keys(state.bases)) {
+          const b = state.bases[f];
+          const sv = swap([b[1], b[2], b[3]])!;
+          state.bases[f] = [b[0], sv[0], sv[1], sv[2]];
+        }
+        state.ever = swap(state.ever);
+        state.seq = this.nextSeq();
+        this.markDirty(state, true);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Reads
+
+  /** The live object, or undefined (also for a tombstone unless `includeDeleted`). */
+  get(collection: string, id: string, opts: { includeDeleted?: boolean } = {}): StoredObject | undefined {
+    this.assertOpen();
+    const def = this.collection(collection);
+    const row = this.st.get.get(collection, id) as Row | undefined;
+    if (!row || (!row.alive && !opts.includeDeleted)) return undefined;
+    return toStoredObject(def, rowToState(row));
+  }
+
+  /**
+   * Objects of a collection matching a filter (CONTRACT.md syntax), sorted, one page at a time.
+   * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`.
+   */
+  query(collection: string, q: QueryOptions = {}): QueryResult {
+    this.assertOpen();
+    const def = this.collection(collection);
+    const limit = q.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new SyncError('SYNC_ERR_INVALID_QUERY', 'limit must be an integer from 1 to 1000', { limit });
+    }
+    const keys = (q.sort ?? []).map((s) => parseSort(def, s));
+    const where: string[] = ['collection = ?'];
+    const params: unknown[] = [collection];
+    if (!q.includeDeleted) where.push('alive = 1');
+    if (q.filter !== undefined && q.filter !== '') {
+      const f = typeof q.filter === 'string' ? parseFilter(q.filter) : q.filter;
+      const sql = filterToSql(f, q.vars ?? {}, 'doc');
+      where.push(`(${sql.sql})`);
+      params.push(...sql.params);
+    }
+    const exprs = keys.map((k) => `json_extract(doc, '$.${k.field}')`);
+    if (q.after !== undefined) {
+      const after = decodeCursor(q.after, keys.length);
+      // Keyset pagination: rows strictly after the last row of the previous page, in sort order.
+      const ors: string[] = [];
+      for (let i = 0; i <= keys.length; i++) {
+        const ands: string[] = [];
+        for (let j = 0; j < i; j++) {
+          ands.push(`${j < keys.length ? exprs[j] : 'id'} IS ?`);
+          params.push(after[j]);
+        }
+        if (i < keys.length) {
+          const v = after[i];
+          const desc = keys[i].order === 'desc';
+          if (v === null) ands.push(desc ? 'FALSE' : `${exprs[i]} IS NOT NULL`);
+          else {
+            ands.push(desc ? `(${exprs[i]} < ? OR ${exprs[i]} IS NULL)` : `${exprs[i]} > ?`);
+            params.push(v);
+          }
+        } else {
+          ands.push('id > ?');
+          params.push(after[i]);
+        }
+        ors.push(`(${ands.join(' AND ')})`);
+      }
+      where.push(`(${ors.join(' OR ')})`);
+    }
+    const order = [...keys.map((k, i) => `${exprs[i]} ${k.order === 'desc' ? 'DESC' : 'ASC'}`), 'id ASC'];
+    const cols = exprs.map((e, i) => `, ${e} AS k${i}`).join('');
+    const sql = `SELECT *${cols} FROM objects WHERE ${where.join(' AND ')} ORDER BY ${order.join(', ')} LIMIT ?`;
+    params.push(limit + 1);
+    const rows = this.db.prepare(sql).all(...params) as (Row & Record<string, unknown>)[];
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const objects = page.map((r) => toStoredObject(def, rowToState(r)));
+    if (!more) return { objects };
+    const last = page[page.length - 1];
+    const cursor = [...keys.map((_, i) => last[`k${i}`] ?? null), last.id];
+    return { objects, next: Buffer.from(JSON.stringify(cursor)).toString('base64url') };
+  }
+
+  /** Objects changed after `afterSeq`, in sequence order: the change feed the hub serves pulls from. */
+  changedSince(afterSeq: number, limit: number): ChangedObject[] {
+    this.assertOpen();
+    const rows = this.db
+      .prepare('SELECT collection, id, seq, alive, doc FROM objects WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(afterSeq, limit) as Pick<Row, 'collection' | 'id' | 'seq' | 'alive' | 'doc'>[];
+    return rows.map((r) => ({ seq: r.seq, collection: r.collection, id: r.id, alive: r.alive === 1, doc: JSON.parse(r.doc) }));
+  }
+
+  /**
+   * The registers of one object as a {@link Change}, for sending to another replica.
+   * `opsAfterSeq`: only counter increments recorded after that sequence (default: every increment that
+   * still counts). `skipNode`: leave out writes made by that node (it has them already).
+   */
+  changeFor(
+    collection: string,
+    id: string,
+    opts: { opsAfterSeq?: number; skipNode?: string } = {},
+  ): Change | undefined {
+    const def = this.collection(collection);
+    const row = this.st.get.get(collection, id) as Row | undefined;
+    if (!row) return undefined;
+    const state = rowToState(row);
+    const skip = opts.skipNode;
+    const fields: Record<string, FieldWrite> = {};
+    let nFields = 0;
+    for (const f of def.fieldNames) {
+      const sv = state.vers[f];
+      if (!sv || sv[2] === skip || def.fields[f].type === 'counter') continue;
+      fields[f] = { v: state.doc[f] ?? null, ver: loadVersion(sv) };
+      nFields++;
+    }
+    const bases: Record<string, FieldWrite> = {};
+    let nBases = 0;
+    for (const [f, b] of Object.entries(state.bases)) {
+      if (b[3] === skip) continue;
+      bases[f] = { v: b[0], ver: loadVersion([b[1], b[2], b[3]]) };
+      nBases++;
+    }
+    const incs: CounterIncrement[] = [];
+    for (const o of this.ops.list(collection, id)) {
+      if (o.ver[2] === skip || (opts.opsAfterSeq !== undefined && o.seq <= opts.opsAfterSeq)) continue;
+      incs.push({ field: o.field, delta: o.delta, op: o.op, ver: loadVersion(o.ver) });
+    }
+    const exists = state.ever && state.ever[2] !== skip ? { v: state.alive, ver: loadVersion(state.ever) } : undefined;
+    if (!nFields && !nBases && !incs.length && !exists) return undefined;
+    return {
+      collection,
+      id,
+      ...(nFields ? { fields } : {}),
+      ...(exists ? { exists } : {}),
+      ...(nBases ? { bases } : {}),
+      ...(incs.length ? { incs } : {}),
+    };
+  }
+
+  /** The most recent entries of the conflict log (writes that lost), newest first. */
+  conflicts(limit = 100): ConflictEntry[] {
+    const rows = this.db
+      .prepare('SELECT * FROM conflicts ORDER BY rowid DESC LIMIT ?')
+      .all(limit) as Record<string, string | number>[];
+    return rows.map((r) => ({
+      at: r.at as number,
+      collection: r.collection as string,
+      id: r.id as string,
+      field: r.field as string,
+      loser: JSON.parse(r.loser as string),
+      loserVersion: loadVersion(JSON.parse(r.loser_ver as string)),
+      winnerVersion: loadVersion(JSON.parse(r.winner_ver as string)),
+    }));
+  }
+
+  /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
+  subscribe(listener: (e: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Outbox, peers, tombstones, backup
+
+  /** Local writes not yet acknowledged by the hub, oldest first. */
+  pendingChanges(limit: number, afterSeq = 0): { seq: number; change: Change }[] {
+    const rows = this.db
+      .prepare('SELECT seq, change FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(afterSeq, limit) as { seq: number; change: Buffer }[];
+    return rows.map((r) => ({ seq: r.seq, change: packr.unpack(r.change) as Change }));
+  }
+
+  /** Number of local writes waiting for the hub. */
+  pendingCount(): number {
+    return this.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+  }
+
+  /** Drops outbox entries up to and including `seq`: the hub has them durably. */
+  ackPending(seq: number): void {
+    this.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
+  }
+
+  /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
+  peerCursor(peer: string): string | undefined {
+    return this.db.prepare('SELECT cursor FROM peers WHERE peer = ?').pluck().get(peer) as string | undefined;
+  }
+
+  setPeerCursor(peer: string, cursor: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO peers (peer, cursor, updated) VALUES (?, ?, ?) ON CONFLICT(peer) DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated',
+      )
+      .run(peer, cursor, Date.now());
+  }
+
+  /** Every peer with its cursor and when it was last updated. */
+  peers(): { peer: string; cursor: string; updated: number }[] {
+    return this.db.prepare('SELECT peer, cursor, updated FROM peers ORDER BY peer').all() as {
+      peer: string;
+      cursor: string;
+      updated: number;
+    }[];
+  }
+
+  /**
+   * Removes objects this replica holds only because a peer's filter gave them (a move-out, or a full
+   * resync): no tombstone, nothing to sync. Returns how many were removed.
+   */
+  evict(objects: readonly { collection: string; id: string }[]): number {
+    let n = 0;
+    this.transaction(() => {
+      const del = this.db.prepare('DELETE FROM objects WHERE collection = ? AND id = ?');
+      const delOps = this.db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ?');
+      for (const o of objects) {
+        this.cache.delete(`${o.collection}\u0000${o.id}`);
+        this.dirty.delete(`${o.collection}\u0000${o.id}`);
+        n += del.run(o.collection, o.id).changes;
+        delOps.run(o.collection, o.id);
+      }
+    });
+    return n;
+  }
+
+  /** Drops every object (not the outbox or peers): a terminal's full resync starts from this. */
+  clearObjects(): void {
+    this.transaction(() => {
+      this.db.exec('DELETE FROM objects; DELETE FROM counter_ops;');
+      this.cache.clear();
+      this.dirty.clear();
+    });
+  }
+
+  /**
+   * Collects tombstones with a sequence at or below `upToSeq` (every replica has acknowledged them).
+   * Returns how many objects were removed. The collection horizon is kept: a peer whose cursor is below
+   * {@link tombstoneHorizon} must be resynced, because it may hold objects whose deletion it never heard.
+   */
+  collectTombstones(upToSeq: number): number {
+    return this.transaction(() => {
+      const dead = this.db
+        .prepare('SELECT collection, id FROM objects WHERE alive = 0 AND seq <= ?')
+        .all(upToSeq) as { collection: string; id: string }[];
+      const delOps = this.db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ?');
+      for (const d of dead) delOps.run(d.collection, d.id);
+      const n = this.db.prepare('DELETE FROM objects WHERE alive = 0 AND seq <= ?').run(upToSeq).changes;
+      if (n > 0) this.st.setMeta.run('gc_seq', String(Math.max(upToSeq, this.tombstoneHorizon())));
+      return n;
+    });
+  }
+
+  /** Highest sequence up to which tombstones were collected (0 = never). */
+  tombstoneHorizon(): number {
+    return Number(this.st.getMeta.get('gc_seq') ?? '0');
+  }
+
+  /** Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). */
+  async backup(file: string): Promise<void> {
+    try {
+      await this.db.backup(file);
+    } catch (e) {
+      throw new SyncError('SYNC_ERR_BACKUP_FAILED', 'backup failed', { file }, e);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Internals
+
+  private assertOpen() {
+    if (this.closed) throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica store is closed');
+  }
+
+  private version(def: CollectionDef, doc: Readonly<Record<string, unknown>>, role: string | undefined): Version {
+    return { p: precedenceOf(def, doc, role), s: this.clock.now(), n: this.nodeId };
+  }
+
+  private localSet(def: CollectionDef, id: string, values: Record<string, unknown>, role: string | undefined) {
+    const state = this.load(def, id);
+    const after = state.alive ? { ...state.doc, ...values } : values;
+    const ver = this.version(def, after, role);
+    const fields: Record<string, FieldWrite> = {};
+    for (const [f, v] of Object.entries(values)) fields[f] = { v, ver };
+    return this.localApply(def, state, { collection: def.name, id, fields, exists: { v: true, ver } });
+  }
+
+  private localApply(def: CollectionDef, state: ObjectState, change: Change): StoredObject {
+    if (applyChange(def, state, change, this.ops, () => this.nextSeq())) this.markDirty(state, false);
+    if (this.useOutbox) this.st.outboxAdd.run(packr.pack(change));
+    return toStoredObject(def, state);
+  }
+
+  private nextSeq(): number {
+    return ++this.seq;
+  }
+
+  private load(def: CollectionDef, id: string): ObjectState {
+    const key = `${def.name}\u0000${id}`;
+    let state = this.cache.get(key);
+    if (!state) {
+      const row = this.st.get.get(def.name, id) as Row | undefined;
+      state = row ? rowToState(row) : emptyState(def.name, id);
+      this.cache.set(key, state);
+    }
+    return state;
+  }
+
+  private markDirty(state: ObjectState, remote: boolean) {
+    const key = `${state.collection}\u0000${state.id}`;
+    const prev = this.dirty.get(key);
+    this.dirty.set(key, { state, remote: remote && (prev?.remote ?? true) });
+  }
+
+  /** Writes dirty objects, the sequence and the clock's high-water mark: called inside the transaction. */
+  private flush() {
+    for (const { state } of this.dirty.values()) {
+      const def = this.schema.collections[state.collection];
+      this.st.upsert.run(
+        state.collection,
+        state.id,
+        state.seq,
+        state.alive ? 1 : 0,
+        docJson(def, state),
+        versJson(def, state),
+        Object.keys(state.bases).length ? JSON.stringify(state.bases) : null,
+        state.ever ? JSON.stringify(state.ever) : null,
+      );
+    }
+    this.st.setMeta.run('seq', String(this.seq));
+    // The high-water mark is durable before any stamp of this transaction can leave the node.
+    this.st.setMeta.run('clock', stampToString(this.clock.highWater()));
+    this.cache.clear();
+  }
+
+  private emit() {
+    const events = [...this.dirty.values()];
+    this.dirty.clear();
+    if (this.listeners.size === 0) return;
+    for (const { state, remote } of events) {
+      const def = this.schema.collections[state.collection];
+      const e: ChangeEvent = {
+        collection: state.collection,
+        id: state.id,
+        seq: state.seq,
+        remote,
+        object: toStoredObject(def, state),
+      };
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.log?.error({ err }, 'replica change listener threw');
+        }
+      }
+    }
+  }
+
+  private checkFields(def: CollectionDef, fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+      throw new SyncError('SYNC_ERR_INVALID_OBJECT', 'an object body is required', { collection: def.name });
+    }
+    const out: Record<string, unknown> = {};
+    const problems: string[] = [];
+    for (const [f, v] of Object.entries(fields)) {
+      if (f === 'id' || f === '_meta') continue;
+      const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
+      if (!fd) {
+        problems.push(`${f}: not a field of ${def.name}`);
+        continue;
+      }
+      if (fd.type === 'counter') continue; // PUT and PATCH leave counters alone (CONTRACT.md).
+      const p = checkFieldValue(fd, v === undefined ? null : v);
+      if (p) problems.push(`${f}: ${p}`);
+      else out[f] = v === undefined ? null : v;
+    }
+    if (problems.length) {
+      throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid ${def.name} object: ${problems.join('; ')}`, {
+        collection: def.name,
+        problems,
+      });
+    }
+    return out;
+  }
+
+  private checkCounters(def: CollectionDef, values: Readonly<Record<string, number>>, what: string) {
+    const entries = Object.entries(values ?? {});
+    const problems: string[] = [];
+    if (entries.length === 0) problems.push(`at least one counter ${what} is required`);
+    for (const [f, v] of entries) {
+      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') problems.push(`${f}: not a counter of ${def.name}`);
+      else if (!Number.isSafeInteger(v)) problems.push(`${f}: ${what} must be a safe integer`);
+    }
+    if (problems.length) {
+      throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid counter ${what}: ${problems.join('; ')}`, {
+        collection: def.name,
+        problems,
+      });
+    }
+    return entries;
+  }
+
+  private checkRemote(c: Change, index: number): CollectionDef {
+    const bad = (problem: string) =>
+      new SyncError('SYNC_ERR_INVALID_OBJECT', `change ${index}: ${problem}`, {
+        index,
+        collection: c?.collection,
+        id: c?.id,
+      });
+    if (typeof c !== 'object' || c === null) throw bad('not an object');
+    if (!Object.hasOwn(this.schema.collections, c.collection)) {
+      throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `change ${index}: unknown collection "${c.collection}"`, {
+        index,
+        collection: c.collection,
+      });
+    }
+    const def = this.schema.collections[c.collection];
+    if (typeof c.id !== 'string' || c.id.length === 0 || c.id.length > MAX_ID) throw bad('invalid id');
+    const checkVer = (v: Version | undefined, where: string) => {
+      if (!v || !Number.isInteger(v.p) || v.p < 0 || typeof v.s !== 'bigint' || v.s < 0n || v.s >= 1n << 64n) {
+        throw bad(`${where}: invalid version`);
+      }
+      if (typeof v.n !== 'string' || v.n.length === 0) throw bad(`${where}: invalid node id`);
+    };
+    for (const [f, w] of Object.entries(c.fields ?? {})) {
+      const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
+      if (!fd || fd.type === 'counter') throw bad(`${f}: not a writable field of ${def.name}`);
+      const p = checkFieldValue(fd, w?.v);
+      if (p) throw bad(`${f}: ${p}`);
+      checkVer(w.ver, f);
+    }
+    for (const [f, w] of Object.entries(c.bases ?? {})) {
+      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') throw bad(`${f}: not a counter`);
+      if (!Number.isSafeInteger(w?.v)) throw bad(`${f}: counter value must be a safe integer`);
+      checkVer(w.ver, f);
+    }
+    for (const inc of c.incs ?? []) {
+      if (!Object.hasOwn(def.fields, inc?.field) || def.fields[inc.field].type !== 'counter') {
+        throw bad(`${inc?.field}: not a counter`);
+      }
+      if (!Number.isSafeInteger(inc.delta)) throw bad(`${inc.field}: delta must be a safe integer`);
+      if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300) throw bad('invalid increment id');
+      checkVer(inc.ver, inc.field);
+    }
+    if (c.exists !== undefined) {
+      if (typeof c.exists.v !== 'boolean') throw bad('exists must be true or false');
+      checkVer(c.exists.ver, 'exists');
+    }
+    return def;
+  }
+
+  /** Stamps of the batch that are too far ahead, mapped to fresh local stamps in their original order. */
+  /**
+   * Stamps of the batch to replace, keyed `node/stamp`: those too far ahead get fresh local stamps in
+   * their original order. Every replacement is recorded, so a redelivered change is re-stamped to the
+   * same stamp (even once it is no longer ahead): rebasing stays idempotent and every replica agrees.
+   */
+  private rebaseMap(changes: readonly Change[]): Map<string, Stamp> {
+    const map = new Map<string, Stamp>();
+    const ahead: Version[] = [];
+    const check = (v: Version) => {
+      const k = `${v.n}/${v.s}`;
+      if (map.has(k)) return;
+      if (this.rebasedNodes.has(v.n)) {
+        const to = this.st.rebaseGet.get(v.n, stampToString(v.s)) as string | undefined;
+        if (to !== undefined) {
+          map.set(k, stampFromString(to));
+          return;
+        }
+      }
+      if (this.clock.isTooFarAhead(v.s)) {
+        map.set(k, 0n);
+        ahead.push(v);
+      }
+    };
+    for (const c of changes) forEachVersion(c, check);
+    if (ahead.length === 0) return map;
+    ahead.sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : a.n < b.n ? -1 : 1));
+    for (const v of ahead) {
+      const to = this.clock.now();
+      map.set(`${v.n}/${v.s}`, to);
+      this.st.rebasePut.run(v.n, stampToString(v.s), stampToString(to));
+      this.rebasedNodes.add(v.n);
+    }
+    this.log?.warn({ count: ahead.length, nodes: [...new Set(ahead.map((v) => v.n))] }, 'rebased stamps too far ahead');
+    return map;
+  }
+
+  /** Changes from the hub, the store's time authority, move the clock without the skew check. */
+  private observeStamps(c: Change) {
+    forEachVersion(c, (v) => this.clock.observe(v.s));
+  }
+
+  private receiveStamps(c: Change) {
+    forEachVersion(c, (v) => {
+      this.clock.receive(v.s);
+    });
+  }
+
+  private rebaseChange(c: Change, map: Map<string, Stamp>, out: Rebase[]): Change {
+    const seen = new Set<string>();
+    const fix = (v: Version): Version => {
+      const k = `${v.n}/${v.s}`;
+      const to = map.get(k);
+      if (to === undefined) {
+        this.clock.receive(v.s);
+        return v;
+      }
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push({ collection: c.collection, id: c.id, node: v.n, from: v.s, to });
+      }
+      return { p: v.p, s: to, n: v.n };
+    };
+    const mapWrites = (w: Readonly<Record<string, FieldWrite>> | undefined) =>
+      w && Object.fromEntries(Object.entries(w).map(([f, x]) => [f, { v: x.v, ver: fix(x.ver) }]));
+    return {
+      collection: c.collection,
+      id: c.id,
+      fields: mapWrites(c.fields),
+      bases: mapWrites(c.bases),
+      // The increment keeps its identity (`op`): a redelivery of the original still counts once.
+      incs: c.incs?.map((i) => ({ ...i, ver: fix(i.ver) })),
+      exists: c.exists && { v: c.exists.v, ver: fix(c.exists.ver) },
+    };
+  }
+}
+
+function forEachVersion(c: Change, fn: (v: Version) => void) {
+  if (c.fields) for (const f in c.fields) fn(c.fields[f].ver);
+  if (c.bases) for (const f in c.bases) fn(c.bases[f].ver);
+  if (c.incs) for (const i of c.incs) fn(i.ver);
+  if (c.exists) fn(c.exists.ver);
+}
+
+function checkId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) {
+    throw new SyncError('SYNC_ERR_INVALID_ID', 'object id must be a non-empty string of at most 256 characters', {
+      id,
+    });
+  }
+}
+
+function parseSort(def: CollectionDef, s: SortSpec): { field: string; order: 'asc' | 'desc' } {
+  let field: string;
+  let order: 'asc' | 'desc' = 'asc';
+  if (typeof s === 'string') {
+    field = s.startsWith('-') ? s.slice(1) : s;
+    if (s.startsWith('-')) order = 'desc';
+  } else if (s && typeof s === 'object' && typeof s.field === 'string') {
+    field = s.field;
+    if (s.order !== undefined && s.order !== 'asc' && s.order !== 'desc') {
+      throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort order must be asc or desc', { sort: s });
+    }
+    order = s.order ?? 'asc';
+  } else {
+    throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort keys are "field", "-field" or { field, order }', { sort: s });
+  }
+  // Only declared field names reach the SQL text (they match /^[A-Za-z_][A-Za-z0-9_]*$/).
+  if (!Object.hasOwn(def.fields, field) || def.fields[field].type === 'vector' || def.fields[field].type === 'json') {
+    throw new SyncError('SYNC_ERR_INVALID_QUERY', `cannot sort by "${field}"`, { field });
+  }
+  return { field, order };
+}
+
+function decodeCursor(after: string, nKeys: number): unknown[] {
+  try {
+    const v = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === nKeys + 1 && typeof v[nKeys] === 'string') return v;
+  } catch {
+    // fall through to the error below
+  }
+  throw new SyncError('SYNC_ERR_INVALID_QUERY', 'invalid "after" cursor (it must come from the same query)', {
+    after,
+  });
+}
+
+function rowToState(r: Row): ObjectState {
+  return {
+    collection: r.collection,
+    id: r.id,
+    seq: r.seq,
+    alive: r.alive === 1,
+    doc: JSON.parse(r.doc),
+    vers: JSON.parse(r.vers),
+    bases: r.bases ? (JSON.parse(r.bases) as Record<string, StoredBase>) : {},
+    ever: r.ever ? (JSON.parse(r.ever) as StoredVersion) : null,
+  };
+}
+
+/** Field values in declaration order: replicas holding the same registers write byte-identical rows. */
+function docJson(def: CollectionDef, s: ObjectState): string {
+  const o: Record<string, unknown> = {};
+  for (const f of def.fieldNames) if (f in s.doc) o[f] = s.doc[f];
+  return JSON.stringify(o);
+}
+
+function versJson(def: CollectionDef, s: ObjectState): string {
+  const o: Record<string, StoredVersion> = {};
+  for (const f of def.fieldNames) if (f in s.vers) o[f] = s.vers[f];
+  return JSON.stringify(o);
+}
+
+/** The newest register by stamp (fields, existence, counter bases): `_meta.stamp` and `_meta.origin`. */
+function newestRegister(s: ObjectState): StoredVersion | null {
+  let top: StoredVersion | null = s.ever;
+  const consider = (v: StoredVersion) => {
+    if (!top || v[1] > top[1] || (v[1] === top[1] && v[2] > top[2])) top = v;
+  };
+  for (const f in s.vers) consider(s.vers[f]);
+  for (const f in s.bases) consider([s.bases[f][1], s.bases[f][2], s.bases[f][3]]);
+  return top;
+}
+
+function toStoredObject(def: CollectionDef, s: ObjectState): StoredObject {
+  const top = newestRegister(s);
+  const meta: ObjectMeta = {
+    stamp: top ? top[1] : '0000000000000000',
+    precedence: s.ever ? s.ever[0] : 0,
+    origin: top ? top[2] : '',
+    deleted: !s.alive,
+  };
+  const o: Record<string, unknown> = { id: s.id };
+  for (const f of def.fieldNames) {
+    if (f in s.doc) o[f] = s.doc[f];
+    else o[f] = def.fields[f].type === 'counter' ? 0 : null;
+  }
+  o._meta = meta;
+  return o as StoredObject;
+}
+
+export { compareStored };
+
+const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  alive INTEGER NOT NULL,
+  doc TEXT NOT NULL,
+  vers TEXT NOT NULL,
+  bases TEXT,
+  ever TEXT,
+  PRIMARY KEY (collection, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS objects_seq ON objects (seq);
+CREATE TABLE IF NOT EXISTS counter_ops (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  op TEXT NOT NULL,
+  delta INTEGER NOT NULL,
+  ver TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (collection, id, field, op)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rebases (
+  node TEXT NOT NULL,
+  from_s TEXT NOT NULL,
+  to_s TEXT NOT NULL,
+  PRIMARY KEY (node, from_s)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, change BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS peers (peer TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS conflicts (
+  rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  loser TEXT NOT NULL,
+  loser_ver TEXT NOT NULL,
+  winner_ver TEXT NOT NULL
+);
+`;
