@@ -176,7 +176,8 @@ export class SyncClock {
 
   /** 65,536 stamps in one millisecond: borrow the next millisecond rather than wrap the counter. */
   private rollOver(): void {
-    if (this.l >= MAX_STAMP_MS) throw new SyncError('SYNC_ERR_CLOCK', 'stamp space exhausted', { ms: this.l });
+    if (this.l >= MAX_STAMP_MS)
+      throw new SyncError('SYNC_ERR_CLOCK', 'stamp space exhausted', { ms: this.l });
     this.l += 1;
     this.c = 0;
   }

@@ -1,1 +1,109 @@
-export {};
+/**
+ * @backroom/sync-core — the Sync Clock, Sync Precedence, per-field merge, counters, tombstones,
+ * filters and the sync protocol shared by the hub and the device agent.
+ */
+
+export {
+  MAX_STAMP_MS,
+  packStamp,
+  type ReceiveResult,
+  SyncClock,
+  type SyncClockOptions,
+  stampFromString,
+  stampToString,
+  systemTime,
+  type TimeSource,
+  unpackStamp,
+} from './clock.js';
+export type { SyncErrorCode } from './errors.js';
+export { isSyncError, SyncError, SyncErrorCodes } from './errors.js';
+// Sync filters (src/filter/).
+export {
+  compileFilter,
+  evaluateFilter,
+  type Filter,
+  type FilterAnd,
+  type FilterCompare,
+  type FilterCompareOp,
+  type FilterField,
+  type FilterIn,
+  type FilterLiteral,
+  type FilterNot,
+  type FilterOperand,
+  type FilterOr,
+  type FilterScalar,
+  type FilterValue,
+  type FilterVariable,
+  type FilterVarScope,
+  type FilterVars,
+  filterFields,
+  filterToSql,
+  filterVariables,
+  MAX_FILTER_DEPTH,
+  parseFilter,
+  printFilter,
+  type RouteDecision,
+  routeChange,
+} from './filter/index.js';
+export type { Logger } from './logger.js';
+// Sync protocol codec (src/protocol/).
+export type {
+  AckMessage,
+  ChangesMessage,
+  EvictedObject,
+  HelloMessage,
+  MessageSizeOptions,
+  PullMessage,
+  PushMessage,
+  RebasedStamp,
+  RejectMessage,
+  SyncMessage,
+  SyncMessageKind,
+  TimeMessage,
+  WelcomeMessage,
+} from './protocol/index.js';
+export {
+  DEFAULT_ENVELOPE_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  decodeChange,
+  decodeMessage,
+  encodeChange,
+  encodeMessage,
+  measureEnvelope,
+  PROTOCOL_VERSION,
+  splitChanges,
+} from './protocol/index.js';
+export {
+  type ApplyResult,
+  type ChangedObject,
+  type ChangeEvent,
+  type ConflictEntry,
+  type QueryOptions,
+  type QueryResult,
+  type Rebase,
+  ReplicaStore,
+  type ReplicaStoreOptions,
+  type SortSpec,
+} from './replica-store.js';
+export {
+  type CollectionDef,
+  checkFieldValue,
+  type FieldDef,
+  type FieldType,
+  loadSchema,
+  type PrecedenceRule,
+  precedenceOf,
+  type Schema,
+  type SyncDirection,
+  type VectorMetric,
+} from './schema.js';
+export type {
+  Change,
+  CounterIncrement,
+  FieldWrite,
+  ObjectMeta,
+  Stamp,
+  StoredObject,
+  Version,
+} from './types.js';
+export { compareVersions } from './version.js';

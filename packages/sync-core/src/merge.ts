@@ -14,7 +14,7 @@
  * or number of deliveries.
  */
 import type { CollectionDef } from './schema.js';
-import type { Change, CounterIncrement } from './types.js';
+import type { Change, CounterIncrement, Version } from './types.js';
 import { compareStored, type StoredVersion, storeVersion } from './version.js';
 
 /** A counter base as stored: `[value, p, stampHex, node]`. */
@@ -39,7 +39,10 @@ export interface ObjectState {
 export interface CounterOps {
   /** Records an increment; false when it was already recorded (a redelivery). */
   insert(collection: string, id: string, inc: CounterIncrement, ver: StoredVersion, seq: number): boolean;
-  list(collection: string, id: string): { field: string; op: string; delta: number; ver: StoredVersion; seq: number }[];
+  list(
+    collection: string,
+    id: string,
+  ): { field: string; op: string; delta: number; ver: StoredVersion; seq: number }[];
   /** Forgets an increment that can never count again (it is older than the counter's base). */
   prune(collection: string, id: string, field: string, op: string): void;
   /** Records a write that lost (the conflict log). */
@@ -70,6 +73,16 @@ export function applyChange(
 ): boolean {
   let touched = false;
   let changed = false;
+  // The writes of one change usually share one version: convert it once.
+  let lastVer: Version | undefined;
+  let lastSv: StoredVersion = [0, '', ''];
+  const sv0 = (v: Version): StoredVersion => {
+    if (v !== lastVer) {
+      lastVer = v;
+      lastSv = storeVersion(v);
+    }
+    return lastSv;
+  };
   const touch = () => {
     if (!touched) {
       touched = true;
@@ -90,7 +103,7 @@ export function applyChange(
   };
 
   if (change.exists) {
-    const sv = storeVersion(change.exists.ver);
+    const sv = sv0(change.exists.ver);
     if (!state.ever || compareStored(sv, state.ever) > 0) {
       touch();
       changed = true;
@@ -105,13 +118,13 @@ export function applyChange(
   if (change.fields) {
     for (const f in change.fields) {
       const w = change.fields[f];
-      writeField(f, w.v, storeVersion(w.ver), true);
+      writeField(f, w.v, sv0(w.ver), true);
     }
   }
   if (change.bases) {
     for (const f in change.bases) {
       const w = change.bases[f];
-      const sv = storeVersion(w.ver);
+      const sv = sv0(w.ver);
       const cur = state.bases[f];
       if (cur && compareStored(sv, [cur[1], cur[2], cur[3]]) <= 0) continue;
       touch();
@@ -128,7 +141,7 @@ export function applyChange(
   }
   if (change.incs) {
     for (const inc of change.incs) {
-      const sv = storeVersion(inc.ver);
+      const sv = sv0(inc.ver);
       const base = state.bases[inc.field];
       // Increments stamped before the stocktake were counted by it: they never count again.
       if (base && compareStored(sv, [base[1], base[2], base[3]]) <= 0) continue;

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { createHash } from 'node:crypto';
 import { SyncClock, stampFromString, stampToString, type TimeSource } from './clock.js';
 import { SyncError } from './errors.js';
 import { type Filter, type FilterVars, filterToSql, parseFilter } from './filter/index.js';
@@ -6,8 +6,16 @@ import type { Logger } from './logger.js';
 import { applyChange, type CounterOps, emptyState, type ObjectState, type StoredBase } from './merge.js';
 import { type CollectionDef, checkFieldValue, precedenceOf, type Schema } from './schema.js';
 import { type Db, openDatabase, type Statement } from './sqlite.js';
-import type { Change, CounterIncrement, FieldWrite, ObjectMeta, Stamp, StoredObject, Version } from './types.js';
-import { compareStored, loadVersion, type StoredVersion, storeVersion } from './version.js';
+import type {
+  Change,
+  CounterIncrement,
+  FieldWrite,
+  ObjectMeta,
+  Stamp,
+  StoredObject,
+  Version,
+} from './types.js';
+import { compareStored, loadVersion, type StoredVersion } from './version.js';
 
 const FORMAT = 1;
 const MAX_ID = 256;
@@ -41,6 +49,8 @@ export interface ChangeEvent {
   readonly remote: boolean;
   /** The object as it now reads (deleted objects carry `_meta.deleted = true`). */
   readonly object: StoredObject;
+  /** The local writes to this object in the transaction, in order (empty for remote changes). */
+  readonly local: readonly Change[];
 }
 
 /** One stamp the store re-stamped on receipt because it was too far in the future. */
@@ -105,13 +115,10 @@ interface Row {
   seq: number;
   alive: number;
   doc: string;
-  vers: string;
+  vers: string | null;
   bases: string | null;
   ever: string | null;
 }
-
-// Outbox entries are msgpack: stamps are bigints and must stay bigints.
-const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
 
 /**
  * A replica of the store's collections in one SQLite file (WAL): the terminal's local store and the
@@ -141,7 +148,7 @@ export class ReplicaStore {
   private seq: number;
   private txDepth = 0;
   private readonly cache = new Map<string, ObjectState>();
-  private readonly dirty = new Map<string, { state: ObjectState; remote: boolean }>();
+  private readonly dirty = new Map<string, { state: ObjectState; remote: boolean; local: Change[] }>();
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
   private readonly st: Record<string, Statement>;
   private readonly ops: CounterOps;
@@ -167,14 +174,19 @@ export class ReplicaStore {
          ON CONFLICT(collection, id) DO UPDATE SET seq=excluded.seq, alive=excluded.alive, doc=excluded.doc,
          vers=excluded.vers, bases=excluded.bases, ever=excluded.ever`,
       ),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
+      ),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      outboxAdd: db.prepare('INSERT INTO outbox (change) VALUES (?)'),
+      outboxAdd: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
+      outboxRead: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       opInsert: db.prepare(
         'INSERT OR IGNORE INTO counter_ops (collection, id, field, op, delta, ver, seq) VALUES (?,?,?,?,?,?,?)',
       ),
       opsOf: db.prepare('SELECT field, op, delta, ver, seq FROM counter_ops WHERE collection = ? AND id = ?'),
-      opsPrune: db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ? AND field = ? AND op = ?'),
+      opsPrune: db.prepare(
+        'DELETE FROM counter_ops WHERE collection = ? AND id = ? AND field = ? AND op = ?',
+      ),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
       rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
       conflict: db.prepare(
@@ -185,14 +197,28 @@ export class ReplicaStore {
       insert: (c, id, inc, sv, s) =>
         this.st.opInsert.run(c, id, inc.field, inc.op, inc.delta, JSON.stringify(sv), s).changes === 1,
       list: (c, id) =>
-        (this.st.opsOf.all(c, id) as { field: string; op: string; delta: number; ver: string; seq: number }[]).map(
-          (r) => ({ field: r.field, op: r.op, delta: r.delta, ver: JSON.parse(r.ver) as StoredVersion, seq: r.seq }),
-        ),
+        (
+          this.st.opsOf.all(c, id) as { field: string; op: string; delta: number; ver: string; seq: number }[]
+        ).map((r) => ({
+          field: r.field,
+          op: r.op,
+          delta: r.delta,
+          ver: JSON.parse(r.ver) as StoredVersion,
+          seq: r.seq,
+        })),
       prune: (c, id, field, op) => {
         this.st.opsPrune.run(c, id, field, op);
       },
       conflict: (c, id, field, loser, lv, wv) => {
-        this.st.conflict.run(Date.now(), c, id, field, JSON.stringify(loser), JSON.stringify(lv), JSON.stringify(wv));
+        this.st.conflict.run(
+          Date.now(),
+          c,
+          id,
+          field,
+          JSON.stringify(loser),
+          JSON.stringify(lv),
+          JSON.stringify(wv),
+        );
       },
     };
     this.runInTx = db.transaction((fn: () => unknown) => {
@@ -212,7 +238,8 @@ export class ReplicaStore {
     try {
       db = openDatabase(opts.path, { durable: opts.durable });
       db.exec(SCHEMA_SQL);
-      const get = (k: string) => db!.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(k) as string | undefined;
+      const get = (k: string) =>
+        db!.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(k) as string | undefined;
       const format = get('format');
       const node = get('node');
       if (format === undefined) {
@@ -249,7 +276,10 @@ export class ReplicaStore {
   /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
   collection(name: string): CollectionDef {
     const def = Object.hasOwn(this.schema.collections, name) ? this.schema.collections[name] : undefined;
-    if (!def) throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `unknown collection "${name}"`, { collection: name });
+    if (!def)
+      throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `unknown collection "${name}"`, {
+        collection: name,
+      });
     return def;
   }
 
@@ -290,16 +320,29 @@ export class ReplicaStore {
    * given for them are ignored; use {@link increment} or {@link setCounter}.
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_ID`, `SYNC_ERR_INVALID_OBJECT`.
    */
-  put(collection: string, id: string, fields: Readonly<Record<string, unknown>>, opts: { role?: string } = {}) {
+  put(
+    collection: string,
+    id: string,
+    fields: Readonly<Record<string, unknown>>,
+    opts: { role?: string } = {},
+  ) {
     const def = this.collection(collection);
     checkId(id);
-    const values = this.checkFields(def, fields);
-    for (const f of def.fieldNames) if (def.fields[f].type !== 'counter' && !(f in values)) values[f] = null;
+    const given = this.checkFields(def, fields);
+    // Declaration order, so the stored document needs no reordering.
+    const values: Record<string, unknown> = {};
+    for (const f of def.fieldNames)
+      if (def.fields[f].type !== 'counter') values[f] = f in given ? given[f] : null;
     return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role));
   }
 
   /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
-  patch(collection: string, id: string, fields: Readonly<Record<string, unknown>>, opts: { role?: string } = {}) {
+  patch(
+    collection: string,
+    id: string,
+    fields: Readonly<Record<string, unknown>>,
+    opts: { role?: string } = {},
+  ) {
     const def = this.collection(collection);
     checkId(id);
     const values = this.checkFields(def, fields);
@@ -308,7 +351,8 @@ export class ReplicaStore {
         // Whole-object merge: every write carries every field, so the newest write wins as a whole.
         const cur = this.load(def, id);
         for (const f of def.fieldNames) {
-          if (def.fields[f].type !== 'counter' && !(f in values)) values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
+          if (def.fields[f].type !== 'counter' && !(f in values))
+            values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
         }
       }
       return this.localSet(def, id, values, opts.role ?? this.role);
@@ -335,7 +379,12 @@ export class ReplicaStore {
    * Adds to counter fields (`{ stock: -1 }`). Concurrent increments from all replicas all count; the same
    * increment delivered twice counts once. Creates the object if it never existed here.
    */
-  increment(collection: string, id: string, deltas: Readonly<Record<string, number>>, opts: { role?: string } = {}) {
+  increment(
+    collection: string,
+    id: string,
+    deltas: Readonly<Record<string, number>>,
+    opts: { role?: string } = {},
+  ) {
     const def = this.collection(collection);
     checkId(id);
     const entries = this.checkCounters(def, deltas, 'delta');
@@ -357,7 +406,12 @@ export class ReplicaStore {
    * Stocktake: sets counters to absolute values. Ordered like any write; increments stamped after it still
    * count on top of it, increments stamped before it no longer count.
    */
-  setCounter(collection: string, id: string, values: Readonly<Record<string, number>>, opts: { role?: string } = {}) {
+  setCounter(
+    collection: string,
+    id: string,
+    values: Readonly<Record<string, number>>,
+    opts: { role?: string } = {},
+  ) {
     const def = this.collection(collection);
     checkId(id);
     const entries = this.checkCounters(def, values, 'value');
@@ -406,11 +460,13 @@ export class ReplicaStore {
   }
 
   /**
-   * Replaces stamps of this node's own writes that the hub re-stamped (`ack.rebased`): the registers
-   * holding them take the new stamp, so this replica agrees with the hub.
+   * Takes the hub's re-stamping of this node's own writes (`ack.rebased`): registers and counter
+   * increments holding an original stamp take the new one. `hubState` — the hub's registers of the same
+   * objects right after it applied the push — is merged in the same transaction, so a write this replica
+   * wrongly beat while its stamp was in the future comes back.
    */
-  applyRebase(rebases: readonly Rebase[]): void {
-    if (rebases.length === 0) return;
+  applyRebase(rebases: readonly Rebase[], hubState: readonly Change[] = []): void {
+    if (rebases.length === 0 && hubState.length === 0) return;
     this.transaction(() => {
       const byObject = new Map<string, Rebase[]>();
       for (const r of rebases) {
@@ -419,6 +475,7 @@ export class ReplicaStore {
         this.clock.observe(r.to);
       }
       for (const list of byObject.values()) {
+        if (!Object.hasOwn(this.schema.collections, list[0].collection)) continue;
         const def = this.collection(list[0].collection);
         const state = this.load(def, list[0].id);
         const map = new Map(list.map((r) => [`${r.node}/${stampToString(r.from)}`, stampToString(r.to)]));
@@ -433,9 +490,37 @@ export class ReplicaStore {
           state.bases[f] = [b[0], sv[0], sv[1], sv[2]];
         }
         state.ever = swap(state.ever);
+        if (def.counters.length) {
+          const ops = this.ops.list(def.name, state.id);
+          for (const o of ops) {
+            const sv = swap(o.ver)!;
+            if (sv !== o.ver) {
+              this.db
+                .prepare(
+                  'UPDATE counter_ops SET ver = ? WHERE collection = ? AND id = ? AND field = ? AND op = ?',
+                )
+                .run(JSON.stringify(sv), def.name, state.id, o.field, o.op);
+              o.ver = sv;
+            }
+          }
+          // The increments' order against the stocktake may have changed: recount.
+          for (const f of def.counters) {
+            const b = state.bases[f];
+            const bv: StoredVersion | null = b ? [b[1], b[2], b[3]] : null;
+            let total = b ? b[0] : 0;
+            let any = !!b;
+            for (const o of ops) {
+              if (o.field !== f) continue;
+              any = true;
+              if (!bv || compareStored(o.ver, bv) > 0) total += o.delta;
+            }
+            if (any) state.doc[f] = total;
+          }
+        }
         state.seq = this.nextSeq();
         this.markDirty(state, true);
       }
+      if (hubState.length) this.applyRemote(hubState, { rebase: false });
     });
   }
 
@@ -448,7 +533,7 @@ export class ReplicaStore {
     const def = this.collection(collection);
     const row = this.st.get.get(collection, id) as Row | undefined;
     if (!row || (!row.alive && !opts.includeDeleted)) return undefined;
-    return toStoredObject(def, rowToState(row));
+    return toStoredObject(def, rowToState(def, row));
   }
 
   /**
@@ -506,7 +591,7 @@ export class ReplicaStore {
     const rows = this.db.prepare(sql).all(...params) as (Row & Record<string, unknown>)[];
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    const objects = page.map((r) => toStoredObject(def, rowToState(r)));
+    const objects = page.map((r) => toStoredObject(def, rowToState(def, r)));
     if (!more) return { objects };
     const last = page[page.length - 1];
     const cursor = [...keys.map((_, i) => last[`k${i}`] ?? null), last.id];
@@ -519,45 +604,57 @@ export class ReplicaStore {
     const rows = this.db
       .prepare('SELECT collection, id, seq, alive, doc FROM objects WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(afterSeq, limit) as Pick<Row, 'collection' | 'id' | 'seq' | 'alive' | 'doc'>[];
-    return rows.map((r) => ({ seq: r.seq, collection: r.collection, id: r.id, alive: r.alive === 1, doc: JSON.parse(r.doc) }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      collection: r.collection,
+      id: r.id,
+      alive: r.alive === 1,
+      doc: JSON.parse(r.doc),
+    }));
   }
 
   /**
    * The registers of one object as a {@link Change}, for sending to another replica.
    * `opsAfterSeq`: only counter increments recorded after that sequence (default: every increment that
-   * still counts). `skipNode`: leave out writes made by that node (it has them already).
+   * still counts). `skipNode`: leave out writes made by that node (it has them already). `onlyNode`:
+   * only writes made by that node. `opIds`: only these increments.
    */
   changeFor(
     collection: string,
     id: string,
-    opts: { opsAfterSeq?: number; skipNode?: string } = {},
+    opts: { opsAfterSeq?: number; skipNode?: string; onlyNode?: string; opIds?: ReadonlySet<string> } = {},
   ): Change | undefined {
     const def = this.collection(collection);
     const row = this.st.get.get(collection, id) as Row | undefined;
     if (!row) return undefined;
-    const state = rowToState(row);
-    const skip = opts.skipNode;
+    const state = rowToState(def, row);
+    const only = opts.onlyNode;
+    const skipNode = opts.skipNode;
+    const skip = (node: string) => node === skipNode || (only !== undefined && node !== only);
     const fields: Record<string, FieldWrite> = {};
     let nFields = 0;
     for (const f of def.fieldNames) {
       const sv = state.vers[f];
-      if (!sv || sv[2] === skip || def.fields[f].type === 'counter') continue;
+      if (!sv || skip(sv[2]) || def.fields[f].type === 'counter') continue;
       fields[f] = { v: state.doc[f] ?? null, ver: loadVersion(sv) };
       nFields++;
     }
     const bases: Record<string, FieldWrite> = {};
     let nBases = 0;
     for (const [f, b] of Object.entries(state.bases)) {
-      if (b[3] === skip) continue;
+      if (skip(b[3])) continue;
       bases[f] = { v: b[0], ver: loadVersion([b[1], b[2], b[3]]) };
       nBases++;
     }
     const incs: CounterIncrement[] = [];
-    for (const o of this.ops.list(collection, id)) {
-      if (o.ver[2] === skip || (opts.opsAfterSeq !== undefined && o.seq <= opts.opsAfterSeq)) continue;
+    const ops = opts.opIds?.size === 0 || !def.counters.length ? [] : this.ops.list(collection, id);
+    for (const o of ops) {
+      if (skip(o.ver[2]) || (opts.opsAfterSeq !== undefined && o.seq <= opts.opsAfterSeq)) continue;
+      if (opts.opIds && !opts.opIds.has(o.op)) continue;
       incs.push({ field: o.field, delta: o.delta, op: o.op, ver: loadVersion(o.ver) });
     }
-    const exists = state.ever && state.ever[2] !== skip ? { v: state.alive, ver: loadVersion(state.ever) } : undefined;
+    const exists =
+      state.ever && !skip(state.ever[2]) ? { v: state.alive, ver: loadVersion(state.ever) } : undefined;
     if (!nFields && !nBases && !incs.length && !exists) return undefined;
     return {
       collection,
@@ -569,11 +666,32 @@ export class ReplicaStore {
     };
   }
 
+  /**
+   * A SHA-256 digest of the replica's objects (registers and values, not local sequence numbers), per
+   * the given collections or all. Two replicas that hold the same data have the same digest.
+   */
+  digest(collections?: readonly string[]): string {
+    const h = createHash('sha256');
+    const names = collections ?? Object.keys(this.schema.collections);
+    const stmt = this.db.prepare(
+      'SELECT id, alive, doc, vers, bases, ever FROM objects WHERE collection = ? ORDER BY id',
+    );
+    for (const c of [...names].sort()) {
+      this.collection(c);
+      h.update(`\u0001${c}`);
+      for (const r of stmt.iterate(c) as Iterable<Omit<Row, 'collection' | 'seq'>>) {
+        h.update(`\u0002${r.id}\u0000${r.alive}\u0000${r.doc}\u0000${r.vers}\u0000${r.bases}\u0000${r.ever}`);
+      }
+    }
+    return h.digest('hex');
+  }
+
   /** The most recent entries of the conflict log (writes that lost), newest first. */
   conflicts(limit = 100): ConflictEntry[] {
-    const rows = this.db
-      .prepare('SELECT * FROM conflicts ORDER BY rowid DESC LIMIT ?')
-      .all(limit) as Record<string, string | number>[];
+    const rows = this.db.prepare('SELECT * FROM conflicts ORDER BY rowid DESC LIMIT ?').all(limit) as Record<
+      string,
+      string | number
+    >[];
     return rows.map((r) => ({
       at: r.at as number,
       collection: r.collection as string,
@@ -594,12 +712,43 @@ export class ReplicaStore {
   // ---------------------------------------------------------------------------------------------------
   // Outbox, peers, tombstones, backup
 
-  /** Local writes not yet acknowledged by the hub, oldest first. */
+  /**
+   * Local writes not yet acknowledged by the hub, as changes ready to push: each object once, carrying
+   * this node's current registers of it (a newer local write supersedes an older one of the same register,
+   * so only the latest value travels) and its pending increments. Reads at most `limit` outbox entries
+   * after `afterSeq`; `seq` is the highest outbox entry each change covers, ascending, so acknowledging the
+   * last `seq` acknowledges the batch.
+   */
   pendingChanges(limit: number, afterSeq = 0): { seq: number; change: Change }[] {
-    const rows = this.db
-      .prepare('SELECT seq, change FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(afterSeq, limit) as { seq: number; change: Buffer }[];
-    return rows.map((r) => ({ seq: r.seq, change: packr.unpack(r.change) as Change }));
+    const rows = this.st.outboxRead.all(afterSeq, limit) as {
+      seq: number;
+      collection: string;
+      id: string;
+      op: string | null;
+    }[];
+    const groups = new Map<string, { collection: string; id: string; seq: number; ops: Set<string> }>();
+    for (const r of rows) {
+      const k = `${r.collection}\u0000${r.id}`;
+      let g = groups.get(k);
+      if (!g) {
+        g = { collection: r.collection, id: r.id, seq: r.seq, ops: new Set() };
+        groups.set(k, g);
+      }
+      g.seq = r.seq;
+      if (r.op) g.ops.add(r.op);
+    }
+    const out: { seq: number; change: Change }[] = [];
+    for (const g of [...groups.values()].sort((a, b) => a.seq - b.seq)) {
+      if (!Object.hasOwn(this.schema.collections, g.collection)) continue;
+      const change = this.changeFor(g.collection, g.id, { onlyNode: this.nodeId, opIds: g.ops });
+      if (change) out.push({ seq: g.seq, change });
+      // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
+      else
+        this.db
+          .prepare('DELETE FROM outbox WHERE collection = ? AND id = ? AND seq <= ?')
+          .run(g.collection, g.id, g.seq);
+    }
+    return out;
   }
 
   /** Number of local writes waiting for the hub. */
@@ -708,22 +857,34 @@ export class ReplicaStore {
     if (this.closed) throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica store is closed');
   }
 
-  private version(def: CollectionDef, doc: Readonly<Record<string, unknown>>, role: string | undefined): Version {
+  private version(
+    def: CollectionDef,
+    doc: Readonly<Record<string, unknown>>,
+    role: string | undefined,
+  ): Version {
     return { p: precedenceOf(def, doc, role), s: this.clock.now(), n: this.nodeId };
   }
 
-  private localSet(def: CollectionDef, id: string, values: Record<string, unknown>, role: string | undefined) {
+  private localSet(
+    def: CollectionDef,
+    id: string,
+    values: Record<string, unknown>,
+    role: string | undefined,
+  ) {
     const state = this.load(def, id);
-    const after = state.alive ? { ...state.doc, ...values } : values;
+    // Field precedence reads the object as it will be after the write; other rules need no copy.
+    const after =
+      state.alive && def.precedence && 'field' in def.precedence ? { ...state.doc, ...values } : values;
     const ver = this.version(def, after, role);
     const fields: Record<string, FieldWrite> = {};
-    for (const [f, v] of Object.entries(values)) fields[f] = { v, ver };
+    for (const f in values) fields[f] = { v: values[f], ver };
     return this.localApply(def, state, { collection: def.name, id, fields, exists: { v: true, ver } });
   }
 
   private localApply(def: CollectionDef, state: ObjectState, change: Change): StoredObject {
-    if (applyChange(def, state, change, this.ops, () => this.nextSeq())) this.markDirty(state, false);
-    if (this.useOutbox) this.st.outboxAdd.run(packr.pack(change));
+    if (applyChange(def, state, change, this.ops, () => this.nextSeq())) this.markDirty(state, false, change);
+    // The outbox names the object (and the increment): the push reads this node's registers at push time.
+    if (this.useOutbox) this.st.outboxAdd.run(change.collection, change.id, change.incs?.[0]?.op ?? null);
     return toStoredObject(def, state);
   }
 
@@ -736,16 +897,19 @@ export class ReplicaStore {
     let state = this.cache.get(key);
     if (!state) {
       const row = this.st.get.get(def.name, id) as Row | undefined;
-      state = row ? rowToState(row) : emptyState(def.name, id);
+      state = row ? rowToState(def, row) : emptyState(def.name, id);
       this.cache.set(key, state);
     }
     return state;
   }
 
-  private markDirty(state: ObjectState, remote: boolean) {
+  private markDirty(state: ObjectState, remote: boolean, local?: Change) {
     const key = `${state.collection}\u0000${state.id}`;
     const prev = this.dirty.get(key);
-    this.dirty.set(key, { state, remote: remote && (prev?.remote ?? true) });
+    const entry = prev ?? { state, remote, local: [] };
+    entry.remote = entry.remote && remote;
+    if (local) entry.local.push(local);
+    if (!prev) this.dirty.set(key, entry);
   }
 
   /** Writes dirty objects, the sequence and the clock's high-water mark: called inside the transaction. */
@@ -773,7 +937,7 @@ export class ReplicaStore {
     const events = [...this.dirty.values()];
     this.dirty.clear();
     if (this.listeners.size === 0) return;
-    for (const { state, remote } of events) {
+    for (const { state, remote, local } of events) {
       const def = this.schema.collections[state.collection];
       const e: ChangeEvent = {
         collection: state.collection,
@@ -781,6 +945,7 @@ export class ReplicaStore {
         seq: state.seq,
         remote,
         object: toStoredObject(def, state),
+        local,
       };
       for (const l of this.listeners) {
         try {
@@ -792,7 +957,10 @@ export class ReplicaStore {
     }
   }
 
-  private checkFields(def: CollectionDef, fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  private checkFields(
+    def: CollectionDef,
+    fields: Readonly<Record<string, unknown>>,
+  ): Record<string, unknown> {
     if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
       throw new SyncError('SYNC_ERR_INVALID_OBJECT', 'an object body is required', { collection: def.name });
     }
@@ -824,7 +992,8 @@ export class ReplicaStore {
     const problems: string[] = [];
     if (entries.length === 0) problems.push(`at least one counter ${what} is required`);
     for (const [f, v] of entries) {
-      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') problems.push(`${f}: not a counter of ${def.name}`);
+      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter')
+        problems.push(`${f}: not a counter of ${def.name}`);
       else if (!Number.isSafeInteger(v)) problems.push(`${f}: ${what} must be a safe integer`);
     }
     if (problems.length) {
@@ -845,15 +1014,26 @@ export class ReplicaStore {
       });
     if (typeof c !== 'object' || c === null) throw bad('not an object');
     if (!Object.hasOwn(this.schema.collections, c.collection)) {
-      throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `change ${index}: unknown collection "${c.collection}"`, {
-        index,
-        collection: c.collection,
-      });
+      throw new SyncError(
+        'SYNC_ERR_UNKNOWN_COLLECTION',
+        `change ${index}: unknown collection "${c.collection}"`,
+        {
+          index,
+          collection: c.collection,
+        },
+      );
     }
     const def = this.schema.collections[c.collection];
     if (typeof c.id !== 'string' || c.id.length === 0 || c.id.length > MAX_ID) throw bad('invalid id');
     const checkVer = (v: Version | undefined, where: string) => {
-      if (!v || !Number.isInteger(v.p) || v.p < 0 || typeof v.s !== 'bigint' || v.s < 0n || v.s >= 1n << 64n) {
+      if (
+        !v ||
+        !Number.isInteger(v.p) ||
+        v.p < 0 ||
+        typeof v.s !== 'bigint' ||
+        v.s < 0n ||
+        v.s >= 1n << 64n
+      ) {
         throw bad(`${where}: invalid version`);
       }
       if (typeof v.n !== 'string' || v.n.length === 0) throw bad(`${where}: invalid node id`);
@@ -875,7 +1055,8 @@ export class ReplicaStore {
         throw bad(`${inc?.field}: not a counter`);
       }
       if (!Number.isSafeInteger(inc.delta)) throw bad(`${inc.field}: delta must be a safe integer`);
-      if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300) throw bad('invalid increment id');
+      if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300)
+        throw bad('invalid increment id');
       checkVer(inc.ver, inc.field);
     }
     if (c.exists !== undefined) {
@@ -918,7 +1099,10 @@ export class ReplicaStore {
       this.st.rebasePut.run(v.n, stampToString(v.s), stampToString(to));
       this.rebasedNodes.add(v.n);
     }
-    this.log?.warn({ count: ahead.length, nodes: [...new Set(ahead.map((v) => v.n))] }, 'rebased stamps too far ahead');
+    this.log?.warn(
+      { count: ahead.length, nodes: [...new Set(ahead.map((v) => v.n))] },
+      'rebased stamps too far ahead',
+    );
     return map;
   }
 
@@ -962,18 +1146,28 @@ export class ReplicaStore {
   }
 }
 
+/** Calls `fn` for each version in a change; a version shared by consecutive writes is visited once. */
 function forEachVersion(c: Change, fn: (v: Version) => void) {
-  if (c.fields) for (const f in c.fields) fn(c.fields[f].ver);
-  if (c.bases) for (const f in c.bases) fn(c.bases[f].ver);
-  if (c.incs) for (const i of c.incs) fn(i.ver);
-  if (c.exists) fn(c.exists.ver);
+  let last: Version | undefined;
+  const visit = (v: Version) => {
+    if (v !== last && (last === undefined || v.s !== last.s || v.n !== last.n || v.p !== last.p)) fn(v);
+    last = v;
+  };
+  if (c.exists) visit(c.exists.ver);
+  if (c.fields) for (const f in c.fields) visit(c.fields[f].ver);
+  if (c.bases) for (const f in c.bases) visit(c.bases[f].ver);
+  if (c.incs) for (const i of c.incs) visit(i.ver);
 }
 
 function checkId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) {
-    throw new SyncError('SYNC_ERR_INVALID_ID', 'object id must be a non-empty string of at most 256 characters', {
-      id,
-    });
+    throw new SyncError(
+      'SYNC_ERR_INVALID_ID',
+      'object id must be a non-empty string of at most 256 characters',
+      {
+        id,
+      },
+    );
   }
 }
 
@@ -990,10 +1184,16 @@ function parseSort(def: CollectionDef, s: SortSpec): { field: string; order: 'as
     }
     order = s.order ?? 'asc';
   } else {
-    throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort keys are "field", "-field" or { field, order }', { sort: s });
+    throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort keys are "field", "-field" or { field, order }', {
+      sort: s,
+    });
   }
   // Only declared field names reach the SQL text (they match /^[A-Za-z_][A-Za-z0-9_]*$/).
-  if (!Object.hasOwn(def.fields, field) || def.fields[field].type === 'vector' || def.fields[field].type === 'json') {
+  if (
+    !Object.hasOwn(def.fields, field) ||
+    def.fields[field].type === 'vector' ||
+    def.fields[field].type === 'json'
+  ) {
     throw new SyncError('SYNC_ERR_INVALID_QUERY', `cannot sort by "${field}"`, { field });
   }
   return { field, order };
@@ -1011,30 +1211,76 @@ function decodeCursor(after: string, nKeys: number): unknown[] {
   });
 }
 
-function rowToState(r: Row): ObjectState {
+function rowToState(def: CollectionDef, r: Row): ObjectState {
+  const doc = JSON.parse(r.doc) as Record<string, unknown>;
+  const ever = r.ever ? (JSON.parse(r.ever) as StoredVersion) : null;
   return {
     collection: r.collection,
     id: r.id,
     seq: r.seq,
     alive: r.alive === 1,
-    doc: JSON.parse(r.doc),
-    vers: JSON.parse(r.vers),
+    doc,
+    vers: parseVers(r.vers, ever, doc, def),
     bases: r.bases ? (JSON.parse(r.bases) as Record<string, StoredBase>) : {},
-    ever: r.ever ? (JSON.parse(r.ever) as StoredVersion) : null,
+    ever,
   };
 }
 
 /** Field values in declaration order: replicas holding the same registers write byte-identical rows. */
 function docJson(def: CollectionDef, s: ObjectState): string {
+  // Usually the keys are already in declaration order (puts write them so): check without allocating.
+  const names = def.fieldNames;
+  let i = 0;
+  let ordered = true;
+  for (const k in s.doc) {
+    while (i < names.length && names[i] !== k) i++;
+    if (i++ === names.length) {
+      ordered = false;
+      break;
+    }
+  }
+  if (ordered) return JSON.stringify(s.doc);
   const o: Record<string, unknown> = {};
   for (const f of def.fieldNames) if (f in s.doc) o[f] = s.doc[f];
   return JSON.stringify(o);
 }
 
-function versJson(def: CollectionDef, s: ObjectState): string {
-  const o: Record<string, StoredVersion> = {};
-  for (const f of def.fieldNames) if (f in s.vers) o[f] = s.vers[f];
-  return JSON.stringify(o);
+/**
+ * Field versions as stored: `[[version, ...], {field: index}]`, listing only fields whose version is not
+ * the existence register's; NULL when every field carries that version (the usual case after a put or a
+ * delete). The fields of one write share a version, so each distinct version is written once.
+ */
+function versJson(def: CollectionDef, s: ObjectState): string | null {
+  const list: StoredVersion[] = [];
+  const index: Record<string, number> = {};
+  const ever = s.ever;
+  let n = 0;
+  for (const f of def.fieldNames) {
+    const v = s.vers[f];
+    if (!v || (ever && (v === ever || (v[1] === ever[1] && v[2] === ever[2] && v[0] === ever[0])))) continue;
+    let i = list.findIndex((x) => x === v || (x[1] === v[1] && x[2] === v[2] && x[0] === v[0]));
+    if (i < 0) i = list.push(v) - 1;
+    index[f] = i;
+    n++;
+  }
+  return n ? JSON.stringify([list, index]) : null;
+}
+
+function parseVers(
+  text: string | null,
+  ever: StoredVersion | null,
+  doc: Record<string, unknown>,
+  def: CollectionDef | undefined,
+): Record<string, StoredVersion> {
+  const vers: Record<string, StoredVersion> = {};
+  if (ever) {
+    for (const f in doc) if (def?.fields[f]?.type !== 'counter') vers[f] = ever;
+  }
+  if (text) {
+    const [list, index] = JSON.parse(text) as [StoredVersion[], Record<string, number>];
+    for (const f in index) vers[f] = list[index[f]];
+  }
+  return vers;
 }
 
 /** The newest register by stamp (fields, existence, counter bases): `_meta.stamp` and `_meta.origin`. */
@@ -1070,17 +1316,18 @@ export { compareStored };
 const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (
+  -- The local change sequence is the rowid: a change moves the row to a new rowid, so the change feed
+  -- is a rowid range scan and needs no index of its own.
+  seq INTEGER PRIMARY KEY,
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
   alive INTEGER NOT NULL,
   doc TEXT NOT NULL,
-  vers TEXT NOT NULL,
+  vers TEXT,
   bases TEXT,
   ever TEXT,
-  PRIMARY KEY (collection, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS objects_seq ON objects (seq);
+  UNIQUE (collection, id)
+);
 CREATE TABLE IF NOT EXISTS counter_ops (
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -1097,7 +1344,12 @@ CREATE TABLE IF NOT EXISTS rebases (
   to_s TEXT NOT NULL,
   PRIMARY KEY (node, from_s)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, change BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  op TEXT
+);
 CREATE TABLE IF NOT EXISTS peers (peer TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS conflicts (
   rowid INTEGER PRIMARY KEY AUTOINCREMENT,

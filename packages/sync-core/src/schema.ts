@@ -43,14 +43,29 @@ export interface Schema {
   readonly collections: Readonly<Record<string, CollectionDef>>;
 }
 
-const FIELD_TYPES: readonly string[] = ['string', 'int', 'float', 'bool', 'datetime', 'json', 'counter', 'vector'];
+const FIELD_TYPES: readonly string[] = [
+  'string',
+  'int',
+  'float',
+  'bool',
+  'datetime',
+  'json',
+  'counter',
+  'vector',
+];
 const METRICS: readonly string[] = ['cosine', 'l2', 'ip'];
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const RESERVED = new Set(['id', '_meta']);
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string, problems: string[]) {
+function unknownKeys(
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+  where: string,
+  problems: string[],
+) {
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) problems.push(`${where}: unknown key "${k}"`);
 }
 
@@ -94,7 +109,9 @@ export function loadSchema(doc: unknown): Schema {
         unknownKeys(def, ['type', 'dim', 'metric', 'description'], fw, problems);
         const type = def.type;
         if (typeof type !== 'string' || !FIELD_TYPES.includes(type)) {
-          problems.push(`${fw}: unknown type ${JSON.stringify(type)} (expected one of ${FIELD_TYPES.join(', ')})`);
+          problems.push(
+            `${fw}: unknown type ${JSON.stringify(type)} (expected one of ${FIELD_TYPES.join(', ')})`,
+          );
           continue;
         }
         if (type === 'vector') {
@@ -116,7 +133,8 @@ export function loadSchema(doc: unknown): Schema {
     const merge = raw.merge ?? 'field';
     if (merge !== 'field' && merge !== 'object') problems.push(`${where}.merge: must be "field" or "object"`);
     const sync = raw.sync ?? 'both';
-    if (sync !== 'down' && sync !== 'up' && sync !== 'both') problems.push(`${where}.sync: must be down, up or both`);
+    if (sync !== 'down' && sync !== 'up' && sync !== 'both')
+      problems.push(`${where}.sync: must be down, up or both`);
     const precedence = checkPrecedence(raw.precedence, fields, `${where}.precedence`, problems);
     const fieldNames = Object.keys(fields);
     collections[name] = {
@@ -142,12 +160,17 @@ function checkPrecedence(
 ): PrecedenceRule | undefined {
   if (raw === undefined) return undefined;
   if (!isObj(raw)) {
-    problems.push(`${where}: must be { "field": ... }, { "field": ..., "order": [...] } or { "role": {...} }`);
+    problems.push(
+      `${where}: must be { "field": ... }, { "field": ..., "order": [...] } or { "role": {...} }`,
+    );
     return undefined;
   }
   if ('role' in raw) {
     unknownKeys(raw, ['role'], where, problems);
-    if (!isObj(raw.role) || !Object.values(raw.role).every((r) => Number.isInteger(r) && (r as number) >= 0)) {
+    if (
+      !isObj(raw.role) ||
+      !Object.values(raw.role).every((r) => Number.isInteger(r) && (r as number) >= 0)
+    ) {
       problems.push(`${where}.role: must map role names to non-negative integers`);
       return undefined;
     }
@@ -165,11 +188,16 @@ function checkPrecedence(
     return undefined;
   }
   if (raw.order !== undefined) {
-    if (!Array.isArray(raw.order) || raw.order.length === 0 || !raw.order.every((v) => typeof v === 'string')) {
+    if (
+      !Array.isArray(raw.order) ||
+      raw.order.length === 0 ||
+      !raw.order.every((v) => typeof v === 'string')
+    ) {
       problems.push(`${where}.order: must be a non-empty list of strings`);
       return undefined;
     }
-    if (def.type !== 'string') problems.push(`${where}: "order" needs a string field, "${field}" is ${def.type}`);
+    if (def.type !== 'string')
+      problems.push(`${where}: "order" needs a string field, "${field}" is ${def.type}`);
     return { field, order: [...raw.order] };
   }
   if (def.type !== 'int' && def.type !== 'float') {
@@ -179,9 +207,13 @@ function checkPrecedence(
 }
 
 function invalid(problems: string[]): SyncError {
-  return new SyncError('SYNC_ERR_SCHEMA_INVALID', `invalid schema: ${problems.length} problem(s): ${problems.join('; ')}`, {
-    problems,
-  });
+  return new SyncError(
+    'SYNC_ERR_SCHEMA_INVALID',
+    `invalid schema: ${problems.length} problem(s): ${problems.join('; ')}`,
+    {
+      problems,
+    },
+  );
 }
 
 function deepFreeze<T>(o: T): T {
@@ -207,7 +239,7 @@ export function precedenceOf(
   const v = doc[rule.field];
   if (rule.order) {
     const i = typeof v === 'string' ? rule.order.indexOf(v) : -1;
-    return i < 0 ? 0 : i;
+    return Math.max(i, 0);
   }
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), 2 ** 31 - 1) : 0;
 }
@@ -228,14 +260,17 @@ export function checkFieldValue(def: FieldDef, v: unknown): string | undefined {
     case 'bool':
       return typeof v === 'boolean' ? undefined : 'expected true or false';
     case 'datetime':
-      return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? undefined : 'expected an ISO 8601 date-time string';
+      return typeof v === 'string' && !Number.isNaN(Date.parse(v))
+        ? undefined
+        : 'expected an ISO 8601 date-time string';
     case 'json':
       return isJsonValue(v, 0) ? undefined : 'expected plain JSON data';
     case 'counter':
       return Number.isSafeInteger(v) ? undefined : 'expected a safe integer';
     case 'vector': {
       if (!Array.isArray(v) || v.length !== def.dim) return `expected an array of ${def.dim} numbers`;
-      for (const x of v) if (typeof x !== 'number' || !Number.isFinite(x)) return 'vector holds a non-finite number';
+      for (const x of v)
+        if (typeof x !== 'number' || !Number.isFinite(x)) return 'vector holds a non-finite number';
       return undefined;
     }
   }

@@ -46,7 +46,11 @@ test('a remote batch with one bad change is rejected whole: nothing half-applied
   const hub = openReplica(t, dir, 'hub');
   till.put('orders', 'o1', { status: 'open', total: 5 });
   const good = till.pendingChanges(10).map((p) => p.change);
-  const bad = { ...good[0], id: 'o2', fields: { total: { v: 'ten', ver: good[0].fields!.total.ver } } } as Change;
+  const bad = {
+    ...good[0],
+    id: 'o2',
+    fields: { total: { v: 'ten', ver: good[0].fields!.total.ver } },
+  } as Change;
   assert.throws(() => hub.applyRemote([...good, bad]), code('SYNC_ERR_INVALID_OBJECT'));
   assert.equal(hub.get('orders', 'o1'), undefined);
   assert.equal(hub.currentSeq(), 0);
@@ -210,8 +214,10 @@ test('local write and outbox commit together; the clock high-water survives rest
   t.after(() => b.close());
   assert.equal(b.pendingCount(), 1);
   b.patch('orders', 'o1', { note: 'after restart' });
-  const [, second] = b.pendingChanges(10);
-  assert.ok(second.change.fields!.note.ver.s > last);
+  assert.equal(b.pendingCount(), 2);
+  const [pending] = b.pendingChanges(10);
+  assert.ok(pending.change.fields!.note.ver.s > last);
+  assert.equal(pending.change.fields!.status.v, 'open');
 });
 
 test('a transaction that throws leaves nothing behind', (t) => {

@@ -1,0 +1,60 @@
+/**
+ * vector-store's error catalogue. Every error a caller can meet has a stable `code` (each documented in
+ * docs/vector-store.md; a test checks that), an HTTP status where one fits, the context in `details`,
+ * and the underlying error in the ES2022 `cause`.
+ */
+
+export const VectorStoreErrorCodes = {
+  /** A vector whose length is not the index's `dim`; `details.expected`, `details.actual`. */
+  VEC_ERR_DIM_MISMATCH: 400,
+  /** A vector with NaN or ±Infinity in it (or all zeros under cosine); `details.position`. */
+  VEC_ERR_INVALID_VECTOR: 400,
+  /** A metric other than `cosine`, `l2` or `ip`; `details.metric`. */
+  VEC_ERR_UNKNOWN_METRIC: 400,
+  /** No index for this collection and field; `details.collection`, `details.field`. */
+  VEC_ERR_NO_INDEX: 404,
+  /** Index options that are out of range (M, efConstruction, ef, k, dim); `details.option`. */
+  VEC_ERR_INVALID_OPTION: 400,
+  /**
+   * A snapshot file that is missing, truncated, fails its checksum or does not match the index options.
+   * Internal: the index rebuilds itself from the store and logs a warning; callers never see it.
+   */
+  VEC_ERR_SNAPSHOT_CORRUPT: 500,
+  /**
+   * The store no longer keeps the changes after the snapshot's sequence (its delete log was pruned).
+   * Internal like the one above: handled by a rebuild from the store.
+   */
+  VEC_ERR_CHANGES_PRUNED: 500,
+  /** The index was closed; `details.collection`, `details.field`. */
+  VEC_ERR_CLOSED: 503,
+  /** A background build or compaction failed (worker crash, disk full); the old graph stays in use. */
+  VEC_ERR_BUILD_FAILED: 500,
+} as const;
+
+/** One of the codes in {@link VectorStoreErrorCodes}. */
+export type VectorStoreErrorCode = keyof typeof VectorStoreErrorCodes;
+
+/** The one error class of vector-store. Check `code`, never the message. */
+export class VectorStoreError extends Error {
+  readonly code: VectorStoreErrorCode;
+  readonly statusCode: number;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: VectorStoreErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'VectorStoreError';
+    this.code = code;
+    this.statusCode = VectorStoreErrorCodes[code];
+    this.details = details;
+  }
+}
+
+/** True when `e` is a {@link VectorStoreError}, optionally with the given code. */
+export function isVectorStoreError(e: unknown, code?: VectorStoreErrorCode): e is VectorStoreError {
+  return e instanceof VectorStoreError && (code === undefined || e.code === code);
+}
