@@ -93,7 +93,10 @@ export type PartialHubConfig = Partial<Mutable> & Record<string, unknown>;
  * The retail schema shipped with the hub. `src/config.ts` and `dist/config.js` are both one level
  * below the package folder, so the same relative URL works for tsx and for compiled code.
  */
-export const DEFAULT_SCHEMA_FILE = fileURLToPath(new URL('../schema/retail.json', import.meta.url));
+/** The retail schema shipped with sync-core (the agent uses the same file). */
+export const DEFAULT_SCHEMA_FILE = fileURLToPath(
+  import.meta.resolve('@backroom/sync-core/retail-schema.json'),
+);
 
 const PATH_KEYS = ['dataDir', 'schemaFile'] as const;
 const TLS_PATH_KEYS = ['certFile', 'keyFile'] as const;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_SCHEMA_FILE, loadConfig, resolveConfig } from '../src/config.js';
@@ -35,7 +35,8 @@ test('defaults fill every setting; the result is frozen and its paths absolute',
     (config as { mqttPort: number }).mqttPort = 1;
   });
   // The shipped schema is found relative to the package, wherever the hub is started from.
-  assert.match(DEFAULT_SCHEMA_FILE, /apps[/\\]hub[/\\]schema[/\\]retail\.json$/);
+  assert.match(DEFAULT_SCHEMA_FILE, /sync-core[/\\]schema[/\\]retail\.json$/);
+  assert.ok(existsSync(DEFAULT_SCHEMA_FILE));
 });
 
 test('validation lists every problem at once', (t) => {

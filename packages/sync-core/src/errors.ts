@@ -35,6 +35,19 @@ export const SyncErrorCodes = {
   SYNC_ERR_STORE_CORRUPT: 500,
   /** A backup could not be written. */
   SYNC_ERR_BACKUP_FAILED: 500,
+  /** A device pushed to a collection it may not write (a `down` collection, its role, or outside its filter). */
+  SYNC_ERR_FORBIDDEN: 403,
+  /** A sync message arrived before the device's `hello`, or in a state where it makes no sense. */
+  SYNC_ERR_PROTOCOL: 400,
+  /**
+   * An HTTP request that does not match the route's schema, or whose body is not valid JSON or not a JSON
+   * object (status 415 for an unsupported content type).
+   */
+  SYNC_ERR_INVALID_REQUEST: 400,
+  /** An HTTP request body larger than the server accepts. */
+  SYNC_ERR_PAYLOAD_TOO_LARGE: 413,
+  /** An unexpected failure behind an HTTP route; the response says nothing more, the log has the details. */
+  SYNC_ERR_INTERNAL: 500,
 } as const;
 
 export type SyncErrorCode = keyof typeof SyncErrorCodes;

@@ -105,8 +105,8 @@ export interface ChangedObject {
   readonly collection: string;
   readonly id: string;
   readonly alive: boolean;
-  /** Current field values (counter totals included). */
-  readonly doc: Readonly<Record<string, unknown>>;
+  /** Current field values (counter totals included), as JSON text. */
+  readonly doc: string;
 }
 
 interface Row {
@@ -187,6 +187,14 @@ export class ReplicaStore {
       opsPrune: db.prepare(
         'DELETE FROM counter_ops WHERE collection = ? AND id = ? AND field = ? AND op = ?',
       ),
+      feed: db.prepare(
+        'SELECT seq, collection, id, alive, doc FROM objects WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      viewHas: db.prepare('SELECT 1 FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?').pluck(),
+      viewAdd: db.prepare('INSERT OR IGNORE INTO peer_objects (peer, collection, id) VALUES (?, ?, ?)'),
+      viewDel: db.prepare('DELETE FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?'),
+      // No index: evictions are rare and the outbox is usually short.
+      outboxHas: db.prepare('SELECT 1 FROM outbox WHERE collection = ? AND id = ? LIMIT 1').pluck(),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
       rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
       conflict: db.prepare(
@@ -537,6 +545,19 @@ export class ReplicaStore {
   }
 
   /**
+   * Number of live objects in a collection (tombstones do not count).
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`.
+   */
+  count(collection: string): number {
+    this.assertOpen();
+    this.collection(collection);
+    return this.db
+      .prepare('SELECT count(*) FROM objects WHERE collection = ? AND alive = 1')
+      .pluck()
+      .get(collection) as number;
+  }
+
+  /**
    * Objects of a collection matching a filter (CONTRACT.md syntax), sorted, one page at a time.
    * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`.
    */
@@ -557,7 +578,7 @@ export class ReplicaStore {
       where.push(`(${sql.sql})`);
       params.push(...sql.params);
     }
-    const exprs = keys.map((k) => `json_extract(doc, '$.${k.field}')`);
+    const exprs = keys.map((k) => (k.field === 'id' ? 'id' : `json_extract(doc, '$.${k.field}')`));
     if (q.after !== undefined) {
       const after = decodeCursor(q.after, keys.length);
       // Keyset pagination: rows strictly after the last row of the previous page, in sort order.
@@ -598,18 +619,25 @@ export class ReplicaStore {
     return { objects, next: Buffer.from(JSON.stringify(cursor)).toString('base64url') };
   }
 
-  /** Objects changed after `afterSeq`, in sequence order: the change feed the hub serves pulls from. */
+  /**
+   * Objects changed after `afterSeq`, in sequence order: the change feed the hub serves pulls from.
+   * `doc` is the object's current fields as JSON text (parse it only when a filter needs it).
+   */
   changedSince(afterSeq: number, limit: number): ChangedObject[] {
     this.assertOpen();
-    const rows = this.db
-      .prepare('SELECT collection, id, seq, alive, doc FROM objects WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(afterSeq, limit) as Pick<Row, 'collection' | 'id' | 'seq' | 'alive' | 'doc'>[];
+    const rows = this.st.feed.all(afterSeq, limit) as {
+      seq: number;
+      collection: string;
+      id: string;
+      alive: number;
+      doc: string;
+    }[];
     return rows.map((r) => ({
       seq: r.seq,
       collection: r.collection,
       id: r.id,
       alive: r.alive === 1,
-      doc: JSON.parse(r.doc),
+      doc: r.doc,
     }));
   }
 
@@ -781,6 +809,30 @@ export class ReplicaStore {
       cursor: string;
       updated: number;
     }[];
+  }
+
+  /**
+   * Per-peer record of which objects of filtered collections a peer holds (the hub keeps it per device):
+   * tells a move-in (send everything) from an update (send what changed) and when to evict.
+   */
+  peerHas(peer: string, collection: string, id: string): boolean {
+    return this.st.viewHas.get(peer, collection, id) !== undefined;
+  }
+
+  /** Records whether `peer` holds the object (see {@link peerHas}). */
+  setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
+    if (has) this.st.viewAdd.run(peer, collection, id);
+    else this.st.viewDel.run(peer, collection, id);
+  }
+
+  /** Forgets everything recorded for a peer's objects (it starts over from an empty replica). */
+  clearPeerObjects(peer: string): void {
+    this.db.prepare('DELETE FROM peer_objects WHERE peer = ?').run(peer);
+  }
+
+  /** True when local writes to the object are waiting in the outbox. */
+  hasPending(collection: string, id: string): boolean {
+    return this.st.outboxHas.get(collection, id) !== undefined;
   }
 
   /**
@@ -1188,6 +1240,7 @@ function parseSort(def: CollectionDef, s: SortSpec): { field: string; order: 'as
       sort: s,
     });
   }
+  if (field === 'id') return { field, order };
   // Only declared field names reach the SQL text (they match /^[A-Za-z_][A-Za-z0-9_]*$/).
   if (
     !Object.hasOwn(def.fields, field) ||
@@ -1350,6 +1403,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   id TEXT NOT NULL,
   op TEXT
 );
+CREATE TABLE IF NOT EXISTS peer_objects (
+  peer TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  PRIMARY KEY (peer, collection, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS peers (peer TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS conflicts (
   rowid INTEGER PRIMARY KEY AUTOINCREMENT,

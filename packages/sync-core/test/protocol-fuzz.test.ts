@@ -73,11 +73,15 @@ const message: fc.Arbitrary<SyncMessage> = fc.oneof(
   fc.record({
     k: fc.constant('ack' as const),
     batchId: text,
-    rebased: fc.array(fc.record({ op: text, s: stamp }), { maxLength: 3 }),
+    rebased: fc.array(fc.record({ collection: text, id: text, node: text, from: stamp, to: stamp }), {
+      maxLength: 3,
+    }),
+    state: changes,
   }),
   fc.record({ k: fc.constant('pull' as const), since: cursor }),
   fc.record({
     k: fc.constant('changes' as const),
+    since: cursor,
     changes,
     evict: fc.array(fc.record({ collection: text, id: text }), { maxLength: 3 }),
     cursor,

@@ -69,10 +69,19 @@ const everyKind: SyncMessage[] = [
   },
   { k: 'push', batchId: 'batch-1', changes: [sale, stockMove, tombstone] },
   { k: 'push', batchId: 'batch-empty', changes: [] },
-  { k: 'ack', batchId: 'batch-1', rebased: [{ op: 'pos-07/4000000000003039', s: MAX_STAMP }] },
+  {
+    k: 'ack',
+    batchId: 'batch-1',
+    rebased: [
+      { collection: 'orders', id: 'ORD-1', node: 'pos-07', from: MAX_STAMP, to: 0x4000000000003039n },
+    ],
+    state: [sale],
+  },
+  { k: 'ack', batchId: 'batch-2', rebased: [], state: [] },
   { k: 'pull', since: '9000' },
   {
     k: 'changes',
+    since: '9000',
     changes: [sale, { collection: 'products', id: 'SKU-42' }],
     evict: [{ collection: 'transactions', id: 'T-17' }],
     cursor: '9001',
@@ -204,6 +213,7 @@ describe('protocol: splitChanges', () => {
   it('fits `changes` pages with evictions when given their measured envelope', () => {
     const page = {
       k: 'changes',
+      since: '0',
       changes: [],
       evict: Array.from({ length: 50 }, (_, i) => ({ collection: 'transactions', id: `OLD-${i}` })),
       cursor: '123456789',
@@ -341,10 +351,14 @@ describe('protocol: strict decoding', () => {
       ],
       [{ v: 1, k: 'time', t0: Number.NaN }, '$.t0'],
       [{ v: 1, k: 'time', t0: 1, t1: -1 }, '$.t1'],
-      [{ v: 1, k: 'ack', batchId: 'b', rebased: [['op', 5]] }, '$.rebased[0].s'],
-      [{ v: 1, k: 'ack', batchId: 'b', rebased: [['op', -5n]] }, '$.rebased[0].s'],
-      [{ v: 1, k: 'changes', changes: [], evict: [['c']], cursor: '1', more: false }, '$.evict[0]'],
-      [{ v: 1, k: 'changes', changes: [], evict: [], cursor: '1' }, '$.more'],
+      [{ v: 1, k: 'ack', batchId: 'b', rebased: [['c', 'i', 'n', 5, 6n]], state: [] }, '$.rebased[0].from'],
+      [{ v: 1, k: 'ack', batchId: 'b', rebased: [['c', 'i', 'n', 5n, -5n]], state: [] }, '$.rebased[0].to'],
+      [{ v: 1, k: 'ack', batchId: 'b', rebased: [['op', 5n]], state: [] }, '$.rebased[0]'],
+      [
+        { v: 1, k: 'changes', since: '0', changes: [], evict: [['c']], cursor: '1', more: false },
+        '$.evict[0]',
+      ],
+      [{ v: 1, k: 'changes', since: '0', changes: [], evict: [], cursor: '1' }, '$.more'],
       [{ v: 1, k: 'reject', code: '', message: 'm' }, '$.code'],
       [{ v: 1, k: 'push', batchId: 'b', changes: {} }, '$.changes'],
       [wirePush(['', 'ORD-1']), '$.changes[0].collection'],

@@ -2,6 +2,7 @@
 import { createHub, type Hub } from '../app.js';
 import { type HubConfig, loadConfig } from '../config.js';
 import { isHubError } from '../errors.js';
+import { attachSync } from '../sync/attach.js';
 import { type CliIo, EXIT } from './io.js';
 
 /** How long a clean shutdown may take before the process gives up and exits with 1. */
@@ -30,7 +31,7 @@ export async function serve(argv: readonly string[], io: CliIo): Promise<Hub | n
   }
   let hub: Hub;
   try {
-    hub = await createHub(config);
+    hub = await createHub(config, { attach: attachSync });
   } catch (e) {
     if (!isHubError(e)) throw e;
     io.stderr.write(`backroom-hub: ${e.message}\n`);

@@ -3,6 +3,7 @@
  * shape `{ error: { code, message } }`, `GET /health` and `GET /metrics`. Feature routes are registered on
  * the returned instance by app.ts (and by whatever the sync server attaches) before it listens.
  */
+import { OBJECT_ROUTES_MAX_PARAM_LENGTH } from '@backroom/sync-core/http';
 import { type FastifyInstance, fastify, LogController } from 'fastify';
 import type { Authenticator, HttpPrincipal } from '../auth/authenticator.js';
 import type { HubLogger } from '../logger.js';
@@ -48,6 +49,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
     // Close keep-alive connections on shutdown instead of waiting for clients to hang up.
     forceCloseConnections: true,
+    // Object ids may be up to 256 characters (percent-encoded: more); fastify's default stops at 100.
+    routerOptions: { maxParamLength: OBJECT_ROUTES_MAX_PARAM_LENGTH },
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('principal', null);

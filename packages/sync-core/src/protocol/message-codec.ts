@@ -147,25 +147,47 @@ const push: KindHandler<PushMessage> = {
 };
 
 const ack: KindHandler<AckMessage> = {
-  keys: keySet('batchId', 'rebased'),
+  keys: keySet('batchId', 'rebased', 'state'),
   toWire(m, w) {
     w.batchId = nonEmptyString(m.batchId, '$.batchId');
     if (!Array.isArray(m.rebased))
       throw malformed('$.rebased', `expected an array, got ${describe(m.rebased)}`);
     w.rebased = m.rebased.map((r: RebasedStamp, i) => {
-      if (typeof r !== 'object' || r === null) throw malformed(`$.rebased[${i}]`, `expected { op, s }`);
-      return [nonEmptyString(r.op, `$.rebased[${i}].op`), stamp(r.s, `$.rebased[${i}].s`)];
+      const at = `$.rebased[${i}]`;
+      if (typeof r !== 'object' || r === null)
+        throw malformed(at, 'expected { collection, id, node, from, to }');
+      return [
+        nonEmptyString(r.collection, `${at}.collection`),
+        nonEmptyString(r.id, `${at}.id`),
+        nonEmptyString(r.node, `${at}.node`),
+        stamp(r.from, `${at}.from`),
+        stamp(r.to, `${at}.to`),
+      ];
     });
+    w.state = changesToWire(m.state, '$.state');
   },
   fromWire(w) {
     const wire = array(w.rebased, '$.rebased');
     const rebased: RebasedStamp[] = new Array(wire.length);
     for (let i = 0; i < wire.length; i++) {
       const r = wire[i];
-      if (!Array.isArray(r) || r.length !== 2) throw malformed(`$.rebased[${i}]`, 'expected a tuple [op, s]');
-      rebased[i] = { op: nonEmptyString(r[0], `$.rebased[${i}].op`), s: stamp(r[1], `$.rebased[${i}].s`) };
+      const at = `$.rebased[${i}]`;
+      if (!Array.isArray(r) || r.length !== 5)
+        throw malformed(at, 'expected a tuple [collection, id, node, from, to]');
+      rebased[i] = {
+        collection: nonEmptyString(r[0], `${at}.collection`),
+        id: nonEmptyString(r[1], `${at}.id`),
+        node: nonEmptyString(r[2], `${at}.node`),
+        from: stamp(r[3], `${at}.from`),
+        to: stamp(r[4], `${at}.to`),
+      };
     }
-    return { k: 'ack', batchId: nonEmptyString(w.batchId, '$.batchId'), rebased };
+    return {
+      k: 'ack',
+      batchId: nonEmptyString(w.batchId, '$.batchId'),
+      rebased,
+      state: changesFromWire(w.state, '$.state'),
+    };
   },
 };
 
@@ -180,8 +202,9 @@ const pull: KindHandler<PullMessage> = {
 };
 
 const changes: KindHandler<ChangesMessage> = {
-  keys: keySet('changes', 'evict', 'cursor', 'more'),
+  keys: keySet('since', 'changes', 'evict', 'cursor', 'more'),
   toWire(m, w) {
+    w.since = cursor(m.since, '$.since');
     w.changes = changesToWire(m.changes, '$.changes');
     if (!Array.isArray(m.evict)) throw malformed('$.evict', `expected an array, got ${describe(m.evict)}`);
     w.evict = m.evict.map((e: EvictedObject, i) => {
@@ -210,6 +233,7 @@ const changes: KindHandler<ChangesMessage> = {
     }
     return {
       k: 'changes',
+      since: cursor(w.since, '$.since'),
       changes: changeList,
       evict,
       cursor: cursor(w.cursor, '$.cursor'),

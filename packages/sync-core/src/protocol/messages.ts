@@ -58,10 +58,14 @@ export interface PushMessage {
 
 /** A write or increment the hub re-stamped because its stamp was too far in the future. */
 export interface RebasedStamp {
-  /** `node/stampHex` of the original write or increment. */
-  readonly op: string;
+  readonly collection: string;
+  readonly id: string;
+  /** The node that wrote it. */
+  readonly node: string;
+  /** Its original stamp. */
+  readonly from: Stamp;
   /** The stamp the hub gave it instead. */
-  readonly s: Stamp;
+  readonly to: Stamp;
 }
 
 /** Hub → device: the batch `batchId` is durably applied at the hub. */
@@ -69,6 +73,11 @@ export interface AckMessage {
   readonly k: 'ack';
   readonly batchId: string;
   readonly rebased: readonly RebasedStamp[];
+  /**
+   * The hub's registers of the objects whose stamps it rebased, right after applying the batch: the
+   * device merges them with the new stamps, so it agrees with the hub. Empty when nothing was rebased.
+   */
+  readonly state: readonly Change[];
 }
 
 /** Device → hub: send me the changes after this cursor. */
@@ -87,6 +96,8 @@ export interface EvictedObject {
 /** Hub → device: one page of changes for a `pull`. */
 export interface ChangesMessage {
   readonly k: 'changes';
+  /** Hub change sequence this page starts after: a device whose cursor is below it missed a page. */
+  readonly since: string;
   readonly changes: readonly Change[];
   readonly evict: readonly EvictedObject[];
   /** Hub change sequence (decimal string) this page brings the device up to. */

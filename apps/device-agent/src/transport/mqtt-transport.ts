@@ -1,0 +1,129 @@
+/**
+ * The agent's MQTT link to the hub (mqtt.js 5): a persistent session (`clean: false`, client id = device
+ * id, so QoS 1 messages queued while the terminal was away are delivered), a will and a retained presence
+ * on `backroom/v1/presence/{deviceId}`, and reconnects with exponential backoff and full jitter so a
+ * store's terminals do not all hammer a restarting hub in the same second.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@backroom/sync-core';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Transport, TransportEvents } from './transport.js';
+
+export interface MqttTransportOptions {
+  /** `mqtt://host:port`, `mqtts://...` or `ws://host:port/mqtt`. */
+  readonly url: string;
+  readonly deviceId: string;
+  readonly token: string;
+  readonly logger?: Logger;
+  /** First reconnect delay, ms (default 500); doubles up to `maxBackoffMs` (default 30 000). */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Extra mqtt.js options (TLS CA, ...). */
+  readonly mqttOptions?: mqtt.IClientOptions;
+}
+
+const presence = (id: string) => `backroom/v1/presence/${id}`;
+const up = (id: string) => `backroom/v1/sync/${id}/up`;
+const down = (id: string) => `backroom/v1/sync/${id}/down`;
+
+export class MqttTransport implements Transport {
+  private client: MqttClient | undefined;
+  private readonly events = new EventEmitter();
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ready = false;
+  private closing = false;
+
+  constructor(private readonly opts: MqttTransportOptions) {}
+
+  start(): void {
+    if (this.client) return;
+    const { deviceId, token } = this.opts;
+    const client = mqtt.connect(this.opts.url, {
+      clientId: deviceId,
+      username: deviceId,
+      password: token,
+      clean: false,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter
+      connectTimeout: 10_000,
+      keepalive: 30,
+      will: { topic: presence(deviceId), payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+      ...this.opts.mqttOptions,
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.attempt = 0;
+      client.subscribe(down(deviceId), { qos: 1 }, (err) => {
+        if (err) {
+          this.opts.logger?.error({ err }, 'cannot subscribe to the hub downlink');
+          client.end(true);
+          return;
+        }
+        client.publish(presence(deviceId), JSON.stringify({ online: true, at: Date.now() }), {
+          qos: 1,
+          retain: true,
+        });
+        this.ready = true;
+        this.events.emit('connect');
+      });
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === down(deviceId)) this.events.emit('message', payload);
+    });
+    client.on('error', (err) => {
+      this.opts.logger?.warn({ err: err.message }, 'hub connection error');
+    });
+    client.on('close', () => {
+      const was = this.ready;
+      this.ready = false;
+      if (was) this.events.emit('disconnect', 'connection closed');
+      this.scheduleReconnect();
+    });
+  }
+
+  async send(payload: Uint8Array): Promise<void> {
+    const client = this.client;
+    if (!client || !this.ready) throw new Error('not connected to the hub');
+    await client.publishAsync(up(this.opts.deviceId), Buffer.from(payload), { qos: 1 });
+  }
+
+  isConnected(): boolean {
+    return this.ready;
+  }
+
+  on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): void {
+    this.events.on(event, listener);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    const client = this.client;
+    if (!client) return;
+    if (this.ready) {
+      // aedes sends no will on a clean disconnect: say we are offline ourselves.
+      await client
+        .publishAsync(presence(this.opts.deviceId), JSON.stringify({ online: false, at: Date.now() }), {
+          qos: 1,
+          retain: true,
+        })
+        .catch(() => undefined);
+    }
+    this.ready = false;
+    await client.endAsync().catch(() => undefined);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.timer) return;
+    const min = this.opts.minBackoffMs ?? 500;
+    const max = this.opts.maxBackoffMs ?? 30_000;
+    const ceiling = Math.min(max, min * 2 ** this.attempt);
+    this.attempt++;
+    const delay = Math.floor(Math.random() * ceiling); // full jitter
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.closing) this.client?.reconnect();
+    }, delay);
+    this.timer.unref?.();
+  }
+}

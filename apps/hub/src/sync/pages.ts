@@ -1,0 +1,118 @@
+/**
+ * Builds the next page of changes for one device from the hub's change feed: what it may read, through
+ * its sync filter, split under the message size limit.
+ *
+ * For a filtered collection the hub records which objects the device holds (acknowledged pages only):
+ * an object that starts matching is sent whole (a move-in: every register and every counter increment that
+ * still counts); one that stops matching is evicted (a move-out). Otherwise only what changed after the
+ * device's cursor travels, minus the device's own writes, which it already has.
+ */
+import {
+  type Change,
+  type ChangesMessage,
+  type EvictedObject,
+  measureEnvelope,
+  type ReplicaStore,
+  splitChanges,
+} from '@backroom/sync-core';
+import type { DeviceAccess } from './access.js';
+
+/** Rows of the change feed read per page. */
+const FEED_ROWS = 2000;
+
+/** A page ready to send, with the object-holding records to commit once the device acknowledges it. */
+export interface Page {
+  readonly message: ChangesMessage;
+  /** The feed position this page brings the device to. */
+  readonly cursor: number;
+  /** `[collection, id, holds]` records to apply to the device's view on acknowledgement. */
+  readonly view: readonly [string, string, boolean][];
+  /** True when the page carries nothing: only the cursor moves. */
+  readonly empty: boolean;
+}
+
+/**
+ * The next page for a device whose acknowledged cursor is `acked`, scanning from `from` (≥ acked: pages
+ * with nothing for the device are skipped without a round trip). Undefined when the feed has nothing after
+ * `from`.
+ */
+export function nextPage(
+  store: ReplicaStore,
+  access: DeviceAccess,
+  acked: number,
+  from: number,
+  maxBytes: number,
+): Page | undefined {
+  const device = access.principal.deviceId;
+  const rows = store.changedSince(from, FEED_ROWS);
+  if (rows.length === 0) return undefined;
+  const changes: Change[] = [];
+  const changeSeq: number[] = [];
+  const evict: (EvictedObject & { seq: number })[] = [];
+  const view: [string, string, boolean][] = [];
+  const viewSeq: number[] = [];
+  // The device holds its own writes already, except after a full resync (cursor 0).
+  const partial = acked > 0 ? { opsAfterSeq: acked, skipNode: device } : {};
+  for (const row of rows) {
+    const def = store.schema.collections[row.collection];
+    if (!def || !access.readable(def)) continue;
+    let change: Change | undefined;
+    if (access.filtered(row.collection)) {
+      const holds = store.peerHas(device, row.collection, row.id);
+      const matches = row.alive ? access.sees(row.collection, JSON.parse(row.doc)) : holds;
+      if (matches) {
+        change = holds
+          ? store.changeFor(row.collection, row.id, partial)
+          : store.changeFor(row.collection, row.id);
+        if (!holds) {
+          view.push([row.collection, row.id, true]);
+          viewSeq.push(row.seq);
+        }
+      } else if (holds) {
+        evict.push({ collection: row.collection, id: row.id, seq: row.seq });
+        view.push([row.collection, row.id, false]);
+        viewSeq.push(row.seq);
+      }
+    } else {
+      change = store.changeFor(row.collection, row.id, partial);
+    }
+    if (change) {
+      changes.push(change);
+      changeSeq.push(row.seq);
+    }
+  }
+  let cursor = rows[rows.length - 1].seq;
+  let pageChanges = changes;
+  const evictList = evict.map(({ collection, id }) => ({ collection, id }));
+  const envelope = measureEnvelope({
+    k: 'changes',
+    since: String(acked),
+    changes: [],
+    evict: evictList,
+    cursor: String(cursor),
+    more: true,
+  });
+  if (changes.length) {
+    const batches = splitChanges(changes, maxBytes, envelope);
+    if (batches.length > 1) {
+      // Only the first batch fits: the page ends just before the first change left out.
+      pageChanges = batches[0];
+      cursor = changeSeq[pageChanges.length] - 1;
+    }
+  }
+  const evictInPage = evict.filter((e) => e.seq <= cursor).map(({ collection, id }) => ({ collection, id }));
+  const viewInPage = view.filter((_, i) => viewSeq[i] <= cursor);
+  return {
+    message: {
+      k: 'changes',
+      since: String(acked),
+      changes: pageChanges,
+      evict: evictInPage,
+      cursor: String(cursor),
+      more: cursor < store.currentSeq(),
+    },
+    cursor,
+    view: viewInPage,
+    empty: pageChanges.length === 0 && evictInPage.length === 0,
+  };
+}
