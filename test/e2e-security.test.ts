@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeMessage } from '@backroom/sync-core';
 import mqtt from 'mqtt';
-import { enrol, request, startAgent, startHub, tempDir, waitFor, waitSynced } from './helpers/procs.js';
+import {
+  enrol,
+  request,
+  revoke,
+  startAgent,
+  startHub,
+  tempDir,
+  waitFor,
+  waitSynced,
+} from './helpers/procs.js';
 
 function connect(url: string, id: string, password: string): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
@@ -99,4 +108,27 @@ test('hostile devices are refused or cut off while a good terminal keeps syncing
     assert.doesNotMatch(JSON.stringify(r.body), /at .*\.(ts|js):\d+/);
   }
   assert.equal((await request(hub.httpPort, 'GET', '/health')).status, 200);
+});
+
+test('a revoked terminal is cut off and cannot come back; its sales stay on the terminal', async (t) => {
+  const dir = tempDir(t);
+  const hubDir = join(dir, 'hub');
+  const token = enrol(hubDir, 'till-lost');
+  const hub = await startHub(t, hubDir);
+  const till = await startAgent(t, {
+    hubUrl: hub.url,
+    deviceId: 'till-lost',
+    token,
+    dataDir: join(dir, 'till'),
+  });
+  await waitFor('connected', async () => (await till.status()).connected);
+  revoke(hubDir, 'till-lost');
+  await waitFor('cut off', async () => !(await till.status()).connected, 10_000);
+  await till.http('PUT', '/v1/collections/orders/objects/O-9', { status: 'open', total: 3 });
+  await new Promise((r) => setTimeout(r, 1500)); // reconnect attempts happen meanwhile, and fail
+  const s = await till.status();
+  assert.equal(s.connected, false);
+  assert.equal(s.pendingUp, 1, 'the write waits in the outbox');
+  assert.equal((await hub.http('GET', '/v1/collections/orders/objects/O-9')).status, 404);
+  assert.equal((await till.http('GET', '/v1/collections/orders/objects/O-9')).body.total, 3);
 });

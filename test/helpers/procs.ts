@@ -161,6 +161,18 @@ export function enrol(dataDir: string, id: string, role = 'pos', store?: string)
   return (JSON.parse(r.stdout) as { credential: string }).credential;
 }
 
+/** `backroom-hub devices revoke ID`. */
+export function revoke(dataDir: string, id: string): void {
+  const r = spawnSync(
+    process.execPath,
+    [...NODE_ARGS, HUB_MAIN, 'devices', 'revoke', id, '--data', dataDir],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`devices revoke failed: ${r.stderr}`);
+}
+
 export interface AgentProc extends Running {
   readonly apiPort: number;
   readonly deviceId: string;
@@ -195,8 +207,7 @@ export async function startAgent(
       opts.hubUrl,
       '--device-id',
       opts.deviceId,
-      '--token',
-      opts.token,
+      `--token=${opts.token}`,
       '--data',
       opts.dataDir,
       '--api-port',

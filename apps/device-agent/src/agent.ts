@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchema, type ReplicaStore, type Schema, ReplicaStore as Store } from '@backroom/sync-core';
+import { VectorStore } from '@backroom/vector-store';
 import pino from 'pino';
 import { createAgentApi } from './api/server.js';
 import type { SyncStatus } from './api/status.js';
@@ -98,10 +99,21 @@ export async function createAgent(o: AgentOptions): Promise<Agent> {
     logger: logger.child({ component: 'sync' }),
     maxMessageBytes: o.maxMessageBytes,
   });
+  const vectors = new VectorStore({
+    dir: join(o.dataDir, 'vectors'),
+    logger: logger.child({ component: 'vectors' }),
+  });
   let api: Awaited<ReturnType<typeof createAgentApi>>;
   try {
-    api = await createAgentApi({ store, status: () => client.status(), port: o.apiPort ?? 7070, logger });
+    api = await createAgentApi({
+      store,
+      vectors,
+      status: () => client.status(),
+      port: o.apiPort ?? 7070,
+      logger,
+    });
   } catch (e) {
+    await vectors.close();
     store.close();
     throw e;
   }
@@ -117,6 +129,7 @@ export async function createAgent(o: AgentOptions): Promise<Agent> {
       closed = true;
       await api.close();
       await client.close();
+      await vectors.close(); // writes the final snapshots: before the store closes
       store.close();
       logger.flush();
     },

@@ -106,4 +106,12 @@ export type {
   StoredObject,
   Version,
 } from './types.js';
+export {
+  createVectorFeed,
+  type VectorFeed,
+  type VectorFeedChange,
+  type VectorFeedMatch,
+  type VectorFeedOptions,
+  VectorFeedPrunedError,
+} from './vector-feed.js';
 export { compareVersions } from './version.js';

@@ -15,6 +15,7 @@ import type {
   StoredObject,
   Version,
 } from './types.js';
+import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 import { compareStored, loadVersion, type StoredVersion } from './version.js';
 
 const FORMAT = 1;
@@ -36,6 +37,11 @@ export interface ReplicaStoreOptions {
   readonly outbox?: boolean;
   /** `synchronous=FULL` (survives power loss) instead of NORMAL (survives a process crash). */
   readonly durable?: boolean;
+  /**
+   * Largest object (its fields as JSON text), default 512 KiB: every object must fit in one sync message
+   * (1 MiB by default). A write that would make an object larger is refused.
+   */
+  readonly maxObjectBytes?: number;
   readonly logger?: Logger;
 }
 
@@ -144,6 +150,7 @@ export class ReplicaStore {
   private readonly db: Db;
   private readonly role: string | undefined;
   private readonly useOutbox: boolean;
+  private readonly maxObjectBytes: number;
   private readonly log: Logger | undefined;
   private seq: number;
   private txDepth = 0;
@@ -163,6 +170,7 @@ export class ReplicaStore {
     this.schema = opts.schema;
     this.role = opts.role;
     this.useOutbox = opts.outbox ?? true;
+    this.maxObjectBytes = opts.maxObjectBytes ?? 512 * 1024;
     this.log = opts.logger;
     this.seq = seq;
     this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
@@ -784,9 +792,50 @@ export class ReplicaStore {
     return this.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
   }
 
-  /** Drops outbox entries up to and including `seq`: the hub has them durably. */
-  ackPending(seq: number): void {
-    this.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
+  /**
+   * Drops outbox entries up to and including `seq`: the hub has them durably. With `objects`, only the
+   * entries of those objects (a push carries whole objects, and a split batch may leave entries of other
+   * objects below `seq` that still have to travel).
+   */
+  ackPending(seq: number, objects?: readonly { collection: string; id: string }[]): void {
+    if (!objects) {
+      this.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
+      return;
+    }
+    const del = this.db.prepare('DELETE FROM outbox WHERE seq <= ? AND collection = ? AND id = ?');
+    this.transaction(() => {
+      for (const o of objects) del.run(seq, o.collection, o.id);
+    });
+  }
+
+  /**
+   * Sets an object's pending writes aside because the hub refused them: they leave the outbox (so the rest
+   * can sync) but stay in the replica and are listed by {@link quarantined}. Nothing is deleted.
+   */
+  quarantine(collection: string, id: string, code: string, message: string): number {
+    return this.transaction(() => {
+      const n = this.db
+        .prepare('DELETE FROM outbox WHERE collection = ? AND id = ?')
+        .run(collection, id).changes;
+      this.db
+        .prepare(
+          `INSERT INTO quarantine (collection, id, code, message, at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(collection, id) DO UPDATE SET code = excluded.code, message = excluded.message, at = excluded.at`,
+        )
+        .run(collection, id, code, message, Date.now());
+      return n;
+    });
+  }
+
+  /** Objects whose writes the hub refused, with why (see {@link quarantine}). */
+  quarantined(): { collection: string; id: string; code: string; message: string; at: number }[] {
+    return this.db.prepare('SELECT collection, id, code, message, at FROM quarantine ORDER BY at').all() as {
+      collection: string;
+      id: string;
+      code: string;
+      message: string;
+      at: number;
+    }[];
   }
 
   /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
@@ -886,6 +935,31 @@ export class ReplicaStore {
     return Number(this.st.getMeta.get('gc_seq') ?? '0');
   }
 
+  /**
+   * A feed of one collection's `vector` field for a nearest-neighbour index: structurally vector-store's
+   * `VectorSource` (see vector-feed.ts). It reads this store's database; close the index before the store.
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`; `SYNC_ERR_INVALID_QUERY` when `field` is not a vector.
+   */
+  vectorSource(collection: string, field: string): VectorFeed {
+    this.assertOpen();
+    const def = this.collection(collection);
+    if (!Object.hasOwn(def.fields, field) || def.fields[field].type !== 'vector') {
+      throw new SyncError('SYNC_ERR_INVALID_QUERY', `${collection}.${field} is not a vector field`, {
+        collection,
+        field,
+      });
+    }
+    return createVectorFeed({
+      db: this.db,
+      collection,
+      field,
+      // Inside a transaction the in-memory seq runs ahead of what is written: use the committed one.
+      currentSeq: () => (this.txDepth > 0 ? Number(this.st.getMeta.get('seq') ?? '0') : this.seq),
+      horizon: () => this.tombstoneHorizon(),
+      getObject: (id) => this.get(collection, id),
+    });
+  }
+
   /** Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). */
   async backup(file: string): Promise<void> {
     try {
@@ -968,12 +1042,21 @@ export class ReplicaStore {
   private flush() {
     for (const { state } of this.dirty.values()) {
       const def = this.schema.collections[state.collection];
+      const doc = docJson(def, state);
+      if (doc.length > this.maxObjectBytes) {
+        // Every object must fit in one sync message; the whole transaction is refused, nothing written.
+        throw new SyncError(
+          'SYNC_ERR_PAYLOAD_TOO_LARGE',
+          `${state.collection}/${state.id} would be ${doc.length} bytes, over the ${this.maxObjectBytes}-byte object limit`,
+          { collection: state.collection, id: state.id, bytes: doc.length, limit: this.maxObjectBytes },
+        );
+      }
       this.st.upsert.run(
         state.collection,
         state.id,
         state.seq,
         state.alive ? 1 : 0,
-        docJson(def, state),
+        doc,
         versJson(def, state),
         Object.keys(state.bases).length ? JSON.stringify(state.bases) : null,
         state.ever ? JSON.stringify(state.ever) : null,
@@ -1408,6 +1491,14 @@ CREATE TABLE IF NOT EXISTS peer_objects (
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
   PRIMARY KEY (peer, collection, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (collection, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS peers (peer TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS conflicts (

@@ -292,3 +292,22 @@ test('peer cursors, outbox acks and tombstone collection', (t) => {
   assert.equal(hub.tombstoneHorizon(), hub.currentSeq());
   assert.ok(hub.get('orders', 'o2'));
 });
+
+test('an object too large for one sync message is refused and nothing of its batch is written', (t) => {
+  const hub = openReplica(t, tempDir(t), 'hub', { maxObjectBytes: 4096 });
+  assert.throws(
+    () =>
+      hub.transaction(() => {
+        hub.put('products', 'small', { name: 'fine' });
+        hub.put('products', 'huge', { name: 'x'.repeat(5000) });
+      }),
+    code('SYNC_ERR_PAYLOAD_TOO_LARGE'),
+  );
+  assert.equal(hub.get('products', 'small'), undefined);
+  hub.put('products', 'grows', { name: 'x'.repeat(3000) });
+  assert.throws(
+    () => hub.patch('products', 'grows', { category: 'y'.repeat(2000) }),
+    code('SYNC_ERR_PAYLOAD_TOO_LARGE'),
+  );
+  assert.equal(hub.get('products', 'grows')!.category, null);
+});

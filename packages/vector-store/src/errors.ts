@@ -58,3 +58,15 @@ export class VectorStoreError extends Error {
 export function isVectorStoreError(e: unknown, code?: VectorStoreErrorCode): e is VectorStoreError {
   return e instanceof VectorStoreError && (code === undefined || e.code === code);
 }
+
+/**
+ * True when `e` carries `code`, whatever its class: a store in another package (sync-core's replica
+ * store, which cannot import this one) signals pruned changes with a plain error whose `code` is
+ * `VEC_ERR_CHANGES_PRUNED`, so the index recognises store signals by code, never by `instanceof`.
+ */
+export function hasErrorCode(
+  e: unknown,
+  code: VectorStoreErrorCode,
+): e is Error & { code: VectorStoreErrorCode; details?: Readonly<Record<string, unknown>> } {
+  return e instanceof Error && (e as { code?: unknown }).code === code;
+}

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { isVectorStoreError, VectorStoreError } from './errors.js';
+import { hasErrorCode, isVectorStoreError, VectorStoreError } from './errors.js';
 import { exactTopK } from './exact.js';
 import { FilterCache } from './filter-cache.js';
 import { type BuildJob, buildInSlices, buildInWorker } from './graph-builder.js';
@@ -277,13 +277,21 @@ export class VectorIndex {
     return this.exact(vector, k, null);
   }
 
-  /** The hits with each object's fields (objects deleted meanwhile are left out). */
+  /**
+   * The hits with each object's fields. Objects the store no longer has are left out, and the index
+   * forgets them: they were deleted since the search, or removed from the store without a change the
+   * index can see (a device agent evicts objects its sync filter no longer gives it). Forgetting is safe
+   * because any later write of such an object gets a new store sequence and brings it back. A caller
+   * that needs `k` results searches again when fewer come back.
+   */
   withObjects(hits: readonly SearchHit[]): (SearchHit & { object: Record<string, unknown> })[] {
     const objects = this.source.getObjects(hits.map((h) => h.id));
     const out: (SearchHit & { object: Record<string, unknown> })[] = [];
     for (const h of hits) {
       const object = objects.get(h.id);
       if (object) out.push({ ...h, object });
+      else if (!this.closed)
+        this.apply(this.table, this.graph, { id: h.id, vector: null, seq: this.appliedSeq });
     }
     return out;
   }
@@ -470,7 +478,8 @@ export class VectorIndex {
         last = ch.seq;
       }
     } catch (e) {
-      if (!isVectorStoreError(e, 'VEC_ERR_CHANGES_PRUNED')) throw e;
+      // By code: the store may be another package's (sync-core's feed throws its own error class).
+      if (!hasErrorCode(e, 'VEC_ERR_CHANGES_PRUNED')) throw e;
       this.log.warn({ ...this.where() }, 'store pruned deletes the index had not applied: full resync');
       this.resyncFromScan();
     }
@@ -556,10 +565,7 @@ export class VectorIndex {
         }
       }
     } catch (e) {
-      if (
-        !isVectorStoreError(e, 'VEC_ERR_SNAPSHOT_CORRUPT') &&
-        !isVectorStoreError(e, 'VEC_ERR_CHANGES_PRUNED')
-      ) {
+      if (!isVectorStoreError(e, 'VEC_ERR_SNAPSHOT_CORRUPT') && !hasErrorCode(e, 'VEC_ERR_CHANGES_PRUNED')) {
         throw e;
       }
       reason = `${e.code}: ${e.message}`;
@@ -704,9 +710,17 @@ export class VectorIndex {
     const graph = await this.buildGraph(fresh, seq);
     // Changes that landed during the build: applied to the old graph already; now to the new one too.
     let last = seq;
-    for (const ch of this.source.changesSince(seq)) {
-      this.apply(fresh, graph, ch);
-      last = ch.seq;
+    try {
+      for (const ch of this.source.changesSince(seq)) {
+        this.apply(fresh, graph, ch);
+        last = ch.seq;
+      }
+    } catch (e) {
+      if (!hasErrorCode(e, 'VEC_ERR_CHANGES_PRUNED')) throw e;
+      // Tombstones were collected during the build: the new graph cannot be caught up. Keep the live
+      // graph (the next search resyncs it with a full scan); the next compaction starts afresh.
+      this.log.info({ ...this.where() }, 'compaction abandoned: the store collected tombstones meanwhile');
+      return;
     }
     this.appliedSeq = Math.max(this.appliedSeq, last);
     this.table = fresh;

@@ -10,6 +10,8 @@ import {
   OBJECT_ROUTES_MAX_PARAM_LENGTH,
   registerObjectRoutes,
 } from '@backroom/sync-core/http';
+import type { VectorStore } from '@backroom/vector-store';
+import { registerSearchRoute } from '@backroom/vector-store/http';
 import { type FastifyBaseLogger, type FastifyInstance, fastify } from 'fastify';
 import { AgentApiError } from './errors.js';
 import type { SyncStatus } from './status.js';
@@ -27,6 +29,8 @@ const LOCAL_HOST_NAMES = new Set(['127.0.0.1', 'localhost']);
 export interface AgentApiOptions {
   /** The terminal's replica. */
   readonly store: ReplicaStore;
+  /** Vector indexes for `POST /v1/collections/{c}/search` (offline similarity search); none: no route. */
+  readonly vectors?: VectorStore;
   /** The sync client's current state, read on each `GET /v1/sync/status`. */
   readonly status: () => SyncStatus;
   /** Must be `127.0.0.1` (the default); any other value is refused. */
@@ -54,7 +58,7 @@ export interface AgentApi {
  * Starts the local API on 127.0.0.1.
  *
  * Routes: the object routes of `@backroom/sync-core/http` (`/v1/collections...`, no authentication),
- * `GET /v1/sync/status` → `{ connected, pendingUp, lastSyncAt, clockOffsetMs }`, `GET /health` →
+ * `GET /v1/sync/status` → `{ connected, pendingUp, lastSyncAt, clockOffsetMs, quarantined, refused }`, `GET /health` →
  * `{ status: "ok", uptimeS }`. Errors are `{ error: { code, message } }`. Requests whose Host header is
  * not `127.0.0.1` or `localhost` are refused (403 `AGENT_ERR_HOST_NOT_ALLOWED`) so a web page cannot
  * reach the API through DNS rebinding.
@@ -103,14 +107,17 @@ export async function createAgentApi(options: AgentApiOptions): Promise<AgentApi
   });
 
   registerObjectRoutes(app, { store: options.store });
+  if (options.vectors) registerSearchRoute(app, { store: options.store, vectors: options.vectors });
   app.get('/v1/sync/status', async (): Promise<SyncStatus> => {
     const s = options.status();
-    // Exactly the documented fields, whatever else the provider's object carries.
+    // The documented fields, whatever else the provider's object carries.
     return {
       connected: s.connected,
       pendingUp: s.pendingUp,
       lastSyncAt: s.lastSyncAt,
       clockOffsetMs: s.clockOffsetMs,
+      ...(s.quarantined === undefined ? {} : { quarantined: s.quarantined }),
+      ...(s.refused === undefined ? {} : { refused: s.refused }),
     };
   });
   app.get('/health', async () => ({ status: 'ok', uptimeS: Math.round((Date.now() - started) / 1000) }));

@@ -8,4 +8,8 @@ export interface SyncStatus {
   readonly lastSyncAt: string | null;
   /** Hub clock minus this terminal's clock, in milliseconds, as learned at the last connection. */
   readonly clockOffsetMs: number;
+  /** Objects whose local writes the hub refused; kept in the replica and listed, not pushed again. */
+  readonly quarantined?: number;
+  /** Why the hub last refused a whole batch (it stays in the outbox and is offered again), if it did. */
+  readonly refused?: { readonly code: string; readonly message: string; readonly at: string } | null;
 }

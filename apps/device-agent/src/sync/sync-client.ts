@@ -8,10 +8,12 @@
  */
 import {
   type AckMessage,
+  type Change,
   type ChangesMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeMessage,
   encodeMessage,
+  isSyncError,
   type Logger,
   type RejectMessage,
   type ReplicaStore,
@@ -26,6 +28,9 @@ import type { Transport } from '../transport/transport.js';
 const HUB = 'hub';
 /** Outbox entries read per push batch (about 1 MiB of 1 KB changes). */
 const PUSH_ROWS = 900;
+const PUSH_ROWS_WHEN_AHEAD = 50;
+/** A push message without its changes: kind, version, batch id. */
+const PUSH_ENVELOPE_BYTES = 48;
 /** After the hub refuses a batch, wait this long before offering it again. */
 const REFUSED_RETRY_MS = 30_000;
 
@@ -56,7 +61,7 @@ export class SyncClient {
   synced = false;
   lastSyncAt: number | undefined;
   maxBytes: number;
-  inFlight: { batchId: string; upTo: number } | undefined;
+  inFlight: { batchId: string; upTo: number; objects: { collection: string; id: string }[] } | undefined;
   /** The hub refused a batch: its code and message, until a batch goes through. */
   refused: { code: string; message: string; at: number } | undefined;
   private scheduled = false;
@@ -93,6 +98,14 @@ export class SyncClient {
       pendingUp: this.store.pendingCount(),
       lastSyncAt: this.lastSyncAt === undefined ? null : new Date(this.lastSyncAt).toISOString(),
       clockOffsetMs: Math.round(this.store.clock.offsetMs()),
+      quarantined: this.store.quarantined().length,
+      refused: this.refused
+        ? {
+            code: this.refused.code,
+            message: this.refused.message,
+            at: new Date(this.refused.at).toISOString(),
+          }
+        : null,
     };
   }
 
@@ -123,21 +136,41 @@ export class SyncClient {
   /** Offers the next outbox batch to the hub when connected and nothing is in flight. */
   pushNext(): void {
     if (this.closed || !this.synced || this.inFlight || this.retryTimer) return;
-    const pending = this.store.pendingChanges(PUSH_ROWS);
+    // A terminal whose clock ran ahead gets its writes re-stamped: small batches keep each ack (which
+    // carries the hub's state of every re-stamped object) within one message.
+    const rows = this.clockAhead() ? PUSH_ROWS_WHEN_AHEAD : PUSH_ROWS;
+    const pending = this.store.pendingChanges(rows);
     if (pending.length === 0) {
       this.notifyIdle();
       return;
     }
-    const envelope = 48 + this.opts.deviceId.length;
-    const [first] = splitChanges(
-      pending.map((p) => p.change),
-      this.maxBytes,
-      envelope,
-    );
+    let first: Change[];
+    try {
+      [first] = splitChanges(
+        pending.map((p) => p.change),
+        this.maxBytes,
+        PUSH_ENVELOPE_BYTES + this.opts.deviceId.length,
+      );
+    } catch (e) {
+      const at = isSyncError(e, 'SYNC_ERR_CHANGE_TOO_LARGE') ? (e.details.index as number) : -1;
+      const bad = pending[at]?.change;
+      if (!bad) throw e;
+      // Cannot ever fit in a message: set it aside (kept in the replica, listed) and go on with the rest.
+      this.store.quarantine(bad.collection, bad.id, 'SYNC_ERR_CHANGE_TOO_LARGE', (e as Error).message);
+      this.schedulePush();
+      return;
+    }
     const upTo = pending[first.length - 1].seq;
     const batchId = `${this.opts.deviceId}:${upTo}`;
-    this.inFlight = { batchId, upTo };
+    const objects = first.map((c) => ({ collection: c.collection, id: c.id }));
+    this.inFlight = { batchId, upTo, objects };
     this.send({ k: 'push', batchId, changes: first });
+  }
+
+  /** True while this replica's clock is still ahead of the hub's time beyond the allowed skew. */
+  clockAhead(): boolean {
+    const { clock } = this.store;
+    return Number(clock.highWater() >> 16n) > clock.physicalNow() + clock.maxSkewMs;
   }
 
   async close(): Promise<void> {
@@ -239,19 +272,25 @@ function onWelcome(client: SyncClient, m: WelcomeMessage): void {
 }
 
 function onAck(client: SyncClient, m: AckMessage): void {
-  const upTo = Number(m.batchId.slice(m.batchId.lastIndexOf(':') + 1));
-  if (!Number.isSafeInteger(upTo)) return;
+  const flight = client.inFlight;
+  if (flight?.batchId !== m.batchId) {
+    // An ack of a batch from before a reconnect: its entries are still in the outbox and go again.
+    client.log?.debug?.({ batchId: m.batchId }, 'stale ack ignored');
+    return;
+  }
   const { store } = client;
   store.transaction(() => {
     const mine = m.rebased.filter((r) => r.node === client.opts.deviceId);
     if (mine.length || m.state.length) store.applyRebase(mine, m.state);
-    store.ackPending(upTo);
+    // Only the entries of the objects this batch carried: others below upTo may not have travelled yet.
+    store.ackPending(flight.upTo, flight.objects);
   });
-  if (m.rebased.length)
+  if (m.rebased.length) {
     client.log?.warn({ rebased: m.rebased.length }, 'the hub re-stamped writes: check this terminal clock');
+  }
   client.refused = undefined;
   client.lastSyncAt = Date.now();
-  if (client.inFlight?.batchId === m.batchId) client.inFlight = undefined;
+  client.inFlight = undefined;
   client.pushNext();
 }
 
@@ -278,11 +317,19 @@ function onChanges(client: SyncClient, m: ChangesMessage): void {
 }
 
 function onReject(client: SyncClient, m: RejectMessage): void {
-  client.log?.error({ code: m.code, batchId: m.batchId }, `hub refused: ${m.message}`);
-  if (m.batchId !== undefined && client.inFlight?.batchId === m.batchId) {
-    // The changes stay in the outbox (nothing is dropped); the status shows why they do not leave.
-    client.refused = { code: m.code, message: m.message, at: Date.now() };
-    client.inFlight = undefined;
-    client.retryLater();
+  client.log?.error({ code: m.code, batchId: m.batchId, object: m.object }, `hub refused: ${m.message}`);
+  const flight = client.inFlight;
+  if (!flight || (m.batchId !== undefined && m.batchId !== flight.batchId)) return;
+  client.inFlight = undefined;
+  if (m.object) {
+    // One object's writes are refused (outside this terminal's filter, not writable...): set them aside,
+    // kept and listed, and push the rest at once.
+    client.store.quarantine(m.object.collection, m.object.id, m.code, m.message);
+    client.pushNext();
+    return;
   }
+  // The whole batch was refused: it stays in the outbox (nothing is dropped) and is offered again later;
+  // the status shows why it does not leave.
+  client.refused = { code: m.code, message: m.message, at: Date.now() };
+  client.retryLater();
 }

@@ -12,7 +12,11 @@ const KEY_LEN = 32;
 
 /** A fresh random secret: 32 bytes from the CSPRNG, base64url-encoded (43 characters). */
 export function generateSecret(): string {
-  return randomBytes(32).toString('base64url');
+  // Never starting with "-": command lines (`backroom-agent --token -xyz`) would read it as an option.
+  for (;;) {
+    const secret = randomBytes(32).toString('base64url');
+    if (!secret.startsWith('-')) return secret;
+  }
 }
 
 function scryptAsync(secret: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {

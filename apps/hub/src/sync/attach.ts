@@ -3,12 +3,18 @@
  * filters, opens the hub's replica, serves devices and the object routes.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isSyncError, loadSchema, type Schema } from '@backroom/sync-core';
+import { VectorStore } from '@backroom/vector-store';
+import { registerSearchRoute } from '@backroom/vector-store/http';
 import type { HubAttachment, HubContext } from '../app.js';
 import { HubError } from '../errors.js';
 import { registerHubObjectRoutes } from '../http/objects.js';
 import { parseFilterTable } from './access.js';
 import { SyncServer } from './sync-server.js';
+
+/** How often connected devices are checked against the registry for revocations. */
+const REVOCATION_CHECK_MS = 2000;
 
 /** A running hub's sync attachment: its server (and through it, the hub's replica). */
 export interface SyncAttachment extends HubAttachment {
@@ -50,5 +56,34 @@ export async function attachSync(ctx: HubContext): Promise<SyncAttachment> {
   });
   ctx.addDeviceInfo((id) => server.deviceInfo(id));
   registerHubObjectRoutes(ctx.fastify, { store: server.store });
-  return { server, close: () => server.close() };
+  // Similarity search over vector fields: indexes open on first use, snapshots under DATA/vectors.
+  const vectors = new VectorStore({
+    dir: join(ctx.config.dataDir, 'vectors'),
+    logger: ctx.logger.child({ component: 'vectors' }),
+  });
+  registerSearchRoute(ctx.fastify, {
+    store: server.store,
+    vectors,
+    vars: (req) => (req.principal ? { auth: req.principal.claims } : undefined),
+  });
+  // `backroom-hub devices revoke` runs in another process: look for revoked devices still connected.
+  const revocations = setInterval(() => {
+    for (const d of ctx.channel.devices()) {
+      if (!d.online) continue;
+      const rec = ctx.registry.get(d.deviceId);
+      if (rec?.revokedAt != null) {
+        ctx.logger.warn({ deviceId: d.deviceId }, 'revoked device disconnected');
+        ctx.channel.disconnect(d.deviceId);
+      }
+    }
+  }, REVOCATION_CHECK_MS);
+  revocations.unref();
+  return {
+    server,
+    close: async () => {
+      clearInterval(revocations);
+      await vectors.close(); // writes the final snapshots: before the store closes
+      await server.close();
+    },
+  };
 }

@@ -11,6 +11,7 @@ import {
   type Change,
   type ChangesMessage,
   type EvictedObject,
+  isSyncError,
   measureEnvelope,
   type ReplicaStore,
   splitChanges,
@@ -42,6 +43,7 @@ export function nextPage(
   acked: number,
   from: number,
   maxBytes: number,
+  onSkip?: (change: Change, why: Error) => void,
 ): Page | undefined {
   const device = access.principal.deviceId;
   const rows = store.changedSince(from, FEED_ROWS);
@@ -93,8 +95,21 @@ export function nextPage(
     more: true,
   });
   if (changes.length) {
-    const batches = splitChanges(changes, maxBytes, envelope);
-    if (batches.length > 1) {
+    let batches: Change[][] | undefined;
+    while (!batches) {
+      try {
+        batches = splitChanges(changes, maxBytes, envelope);
+      } catch (e) {
+        const i = isSyncError(e, 'SYNC_ERR_CHANGE_TOO_LARGE') ? (e.details.index as number) : -1;
+        if (i < 0 || i >= changes.length) throw e;
+        // Cannot fit in any message (the store refuses such objects now; an older file may hold one).
+        onSkip?.(changes[i], e as Error);
+        changes.splice(i, 1);
+        changeSeq.splice(i, 1);
+        if (changes.length === 0) batches = [[]];
+      }
+    }
+    if (batches.length > 1 && batches[0].length < changes.length) {
       // Only the first batch fits: the page ends just before the first change left out.
       pageChanges = batches[0];
       cursor = changeSeq[pageChanges.length] - 1;

@@ -21,6 +21,7 @@ import {
   type Schema,
   SyncError,
   type SyncMessage,
+  splitChanges,
   type TimeMessage,
 } from '@backroom/sync-core';
 import type { DevicePrincipal } from '../auth/device.js';
@@ -29,6 +30,7 @@ import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
 import { DeviceAccess, type FilterTable } from './access.js';
 import { nextPage } from './pages.js';
+import { checkPush } from './push-guard.js';
 import { DeviceSession } from './session.js';
 
 /** The hub's node id in stamps. `@` cannot appear in a device id, so it never collides with one. */
@@ -111,8 +113,20 @@ export class SyncServer {
     });
   }
 
-  reject(session: DeviceSession, code: string, message: string, batchId?: string): void {
-    this.send(session, { k: 'reject', code, message, ...(batchId === undefined ? {} : { batchId }) });
+  reject(
+    session: DeviceSession,
+    code: string,
+    message: string,
+    batchId?: string,
+    object?: { collection: string; id: string },
+  ): void {
+    this.send(session, {
+      k: 'reject',
+      code,
+      message,
+      ...(batchId === undefined ? {} : { batchId }),
+      ...(object === undefined ? {} : { object }),
+    });
   }
 
   /** Schedules the next page for a device, coalescing bursts of commits into one scan. */
@@ -186,7 +200,12 @@ export class SyncServer {
       const batchId = m.k === 'push' ? m.batchId : undefined;
       if (isSyncError(e)) {
         this.log.warn({ deviceId, code: e.code, details: e.details }, 'sync message refused');
-        this.reject(session, e.code, e.message, batchId);
+        const { collection, id } = e.details as { collection?: unknown; id?: unknown };
+        const object =
+          m.k === 'push' && typeof collection === 'string' && typeof id === 'string' && collection && id
+            ? { collection, id }
+            : undefined;
+        this.reject(session, e.code, e.message, batchId, object);
       } else {
         this.log.error({ err: e, deviceId, kind: m.k }, 'sync handler failed');
         this.reject(session, 'SYNC_ERR_PROTOCOL', 'the hub could not process this message', batchId);
@@ -225,7 +244,25 @@ export class SyncServer {
   private sendPages(session: DeviceSession): void {
     for (let i = 0; i < 50; i++) {
       if (this.closed || !session.online || !session.greeted || session.inFlight) return;
-      const page = nextPage(this.store, session.access, session.acked, session.scanned, this.maxMessageBytes);
+      let page: ReturnType<typeof nextPage>;
+      try {
+        page = nextPage(
+          this.store,
+          session.access,
+          session.acked,
+          session.scanned,
+          this.maxMessageBytes,
+          (c, why) =>
+            this.log.error(
+              { deviceId: session.deviceId, collection: c.collection, id: c.id, err: why.message },
+              'object too large to sync: skipped',
+            ),
+        );
+      } catch (err) {
+        // Never let one device's page take the hub down; it is tried again on the next commit or pull.
+        this.log.error({ err, deviceId: session.deviceId }, 'could not build a sync page');
+        return;
+      }
       if (!page) {
         // Caught up: the stretch scanned held nothing for the device, so its cursor may move (for GC).
         session.persist(this.store, false);
@@ -314,27 +351,7 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
 function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage): void {
   if (!session.greeted) throw new SyncError('SYNC_ERR_PROTOCOL', 'push before hello', {});
   const { store } = server;
-  const access = session.access;
-  for (const c of m.changes) {
-    const def = store.collection(c.collection);
-    access.assertWritable(def);
-    if (access.filtered(def.name) && c.fields) {
-      // A device may only write objects its own filter gives it (a terminal cannot forge another's sale).
-      const current = store.get(def.name, c.id, { includeDeleted: true });
-      const preview: Record<string, unknown> = { ...(current ?? {}) };
-      for (const f in c.fields) preview[f] = c.fields[f].v;
-      if (!access.sees(def.name, preview)) {
-        throw new SyncError(
-          'SYNC_ERR_FORBIDDEN',
-          `${def.name}/${c.id} is outside this device's sync filter`,
-          {
-            collection: def.name,
-            id: c.id,
-          },
-        );
-      }
-    }
-  }
+  checkPush(store, session.access, m.changes);
   const result = store.applyRemote(m.changes);
   let state: Change[] = [];
   let rebased: RebasedStamp[] = [];
@@ -353,8 +370,12 @@ function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage):
       { deviceId: session.deviceId, rebased: rebased.length, clockSkewMs: session.clockSkewMs },
       'device stamps too far ahead: rebased',
     );
-    // The ack must fit one message: the device can always fetch the objects again through a resync.
-    if (state.length > 200) state = state.slice(0, 200);
+    // The ack must fit one message: send the state of as many objects as fit (agents whose clock is ahead
+    // push small batches, so all of them normally do).
+    if (state.length) {
+      const envelope = encodeMessage({ k: 'ack', batchId: m.batchId, rebased, state: [] }).length;
+      state = splitChanges(state, server.maxMessageBytes, envelope)[0] ?? [];
+    }
   }
   server.send(session, { k: 'ack', batchId: m.batchId, rebased, state });
 }

@@ -243,11 +243,19 @@ const changes: KindHandler<ChangesMessage> = {
 };
 
 const reject: KindHandler<RejectMessage> = {
-  keys: keySet('batchId', 'code', 'message'),
+  keys: keySet('batchId', 'code', 'message', 'object'),
   toWire(m, w) {
     if (m.batchId !== undefined) w.batchId = nonEmptyString(m.batchId, '$.batchId');
     w.code = nonEmptyString(m.code, '$.code');
     w.message = anyString(m.message, '$.message');
+    if (m.object !== undefined) {
+      if (typeof m.object !== 'object' || m.object === null)
+        throw malformed('$.object', 'expected { collection, id }');
+      w.object = [
+        nonEmptyString(m.object.collection, '$.object.collection'),
+        nonEmptyString(m.object.id, '$.object.id'),
+      ];
+    }
   },
   fromWire(w) {
     const m: { -readonly [K in keyof RejectMessage]: RejectMessage[K] } = {
@@ -256,6 +264,15 @@ const reject: KindHandler<RejectMessage> = {
       message: anyString(w.message, '$.message'),
     };
     if (w.batchId !== undefined) m.batchId = nonEmptyString(w.batchId, '$.batchId');
+    if (w.object !== undefined) {
+      const o = w.object;
+      if (!Array.isArray(o) || o.length !== 2)
+        throw malformed('$.object', 'expected a tuple [collection, id]');
+      m.object = {
+        collection: nonEmptyString(o[0], '$.object.collection'),
+        id: nonEmptyString(o[1], '$.object.id'),
+      };
+    }
     return m;
   },
 };

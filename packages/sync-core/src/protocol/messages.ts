@@ -114,6 +114,11 @@ export interface RejectMessage {
   /** A stable error code, for example `SYNC_ERR_MESSAGE_MALFORMED`. */
   readonly code: string;
   readonly message: string;
+  /**
+   * The object whose change made the hub refuse the batch, when one did: the device sets that object's
+   * pending writes aside (kept, reported) and pushes the rest again.
+   */
+  readonly object?: EvictedObject;
 }
 
 /**

@@ -1,0 +1,95 @@
+/**
+ * What the hub checks before it merges a terminal's push, so that a hostile or broken terminal cannot
+ * out-rank or overwrite what is not its own (docs/protocol.md, "What a device cannot do"):
+ * - the collection exists and the device may write it (direction, role);
+ * - every write is signed with the device's own node id (it cannot pose as the hub or another till);
+ * - its precedence is what the collection's rule gives such a write (no "manager" writes from a till, no
+ *   `open` status ranked as `closed`);
+ * - in a filtered collection, it only touches objects its filter gives it, before and after the write.
+ * A refusal names the object, so the terminal can set that object's writes aside and push the rest.
+ */
+import {
+  type Change,
+  type CollectionDef,
+  precedenceOf,
+  type ReplicaStore,
+  type StoredObject,
+  SyncError,
+  type Version,
+} from '@backroom/sync-core';
+import type { DeviceAccess } from './access.js';
+
+function refuse(c: Change, why: string): SyncError {
+  return new SyncError('SYNC_ERR_FORBIDDEN', `${c.collection}/${c.id}: ${why}`, {
+    collection: c.collection,
+    id: c.id,
+  });
+}
+
+/** @throws SyncError (`SYNC_ERR_FORBIDDEN`, `SYNC_ERR_UNKNOWN_COLLECTION`) naming the first bad change. */
+export function checkPush(store: ReplicaStore, access: DeviceAccess, changes: readonly Change[]): void {
+  const device = access.principal.deviceId;
+  for (const c of changes) {
+    let def: CollectionDef;
+    try {
+      def = store.collection(c.collection);
+      access.assertWritable(def);
+    } catch (e) {
+      if (e instanceof SyncError)
+        throw new SyncError(e.code, e.message, { collection: c.collection, id: c.id }, e);
+      throw e;
+    }
+    const stored = store.get(def.name, c.id, { includeDeleted: true });
+    const current = stored && !stored._meta.deleted ? stored : undefined;
+    const maxRank = precedenceBound(def, access, c, stored);
+    const check = (v: Version, what: string) => {
+      if (v.n !== device) throw refuse(c, `${what} is signed by "${v.n}", not by ${device}`);
+      if (v.p > maxRank)
+        throw refuse(c, `${what} claims precedence ${v.p}, above the ${maxRank} it may have`);
+    };
+    if (c.exists) check(c.exists.ver, 'existence');
+    for (const f in c.fields ?? {}) check(c.fields![f].ver, f);
+    for (const f in c.bases ?? {}) check(c.bases![f].ver, f);
+    for (const inc of c.incs ?? []) {
+      check(inc.ver, inc.field);
+      if (!inc.op.startsWith(`${device}/`)) throw refuse(c, `increment ${inc.op} is not ${device}'s`);
+    }
+    const rule = def.precedence;
+    if (rule && 'field' in rule && c.fields && Object.hasOwn(c.fields, rule.field)) {
+      // The rank of the field that decides precedence is the rank of the value written.
+      const w = c.fields[rule.field];
+      const rank = precedenceOf(def, { [rule.field]: w.v }, undefined);
+      if (w.ver.p !== rank)
+        throw refuse(c, `${rule.field} = ${JSON.stringify(w.v)} ranks ${rank}, not ${w.ver.p}`);
+    }
+    if (access.filtered(def.name)) {
+      if (current && !access.sees(def.name, current)) throw refuse(c, "outside this device's sync filter");
+      if (c.fields) {
+        const after: Record<string, unknown> = { ...(current ?? {}) };
+        for (const f in c.fields) after[f] = c.fields[f].v;
+        if (!access.sees(def.name, after))
+          throw refuse(c, "the write would put it outside this device's sync filter");
+      }
+    }
+  }
+}
+
+/** The highest precedence a write of this device may carry for this object. */
+function precedenceBound(
+  def: CollectionDef,
+  access: DeviceAccess,
+  c: Change,
+  current: StoredObject | undefined,
+): number {
+  const rule = def.precedence;
+  if (!rule) return 0;
+  if ('role' in rule) return rule.role[access.principal.role] ?? 0;
+  // A field rule: ranked by the object as the device saw it (the hub has at least that) or as it wrote it.
+  const written =
+    c.fields && Object.hasOwn(c.fields, rule.field) ? { [rule.field]: c.fields[rule.field].v } : {};
+  return Math.max(
+    precedenceOf(def, current ?? {}, undefined),
+    current?._meta.precedence ?? 0,
+    precedenceOf(def, written, undefined),
+  );
+}
