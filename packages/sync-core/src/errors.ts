@@ -37,6 +37,11 @@ export const SyncErrorCodes = {
   SYNC_ERR_BACKUP_FAILED: 500,
   /** A device pushed to a collection it may not write (a `down` collection, its role, or outside its filter). */
   SYNC_ERR_FORBIDDEN: 403,
+  /**
+   * A device pushed writes to an object the hub no longer knows (deleted, and its tombstone collected):
+   * applying them would bring it back. The device sets them aside.
+   */
+  SYNC_ERR_GONE: 410,
   /** A sync message arrived before the device's `hello`, or in a state where it makes no sense. */
   SYNC_ERR_PROTOCOL: 400,
   /**

@@ -349,7 +349,7 @@ export class ReplicaStore {
     const values: Record<string, unknown> = {};
     for (const f of def.fieldNames)
       if (def.fields[f].type !== 'counter') values[f] = f in given ? given[f] : null;
-    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role));
+    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role, true));
   }
 
   /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
@@ -371,7 +371,7 @@ export class ReplicaStore {
             values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
         }
       }
-      return this.localSet(def, id, values, opts.role ?? this.role);
+      return this.localSet(def, id, values, opts.role ?? this.role, false);
     });
   }
 
@@ -991,11 +991,17 @@ export class ReplicaStore {
     return { p: precedenceOf(def, doc, role), s: this.clock.now(), n: this.nodeId };
   }
 
+  /**
+   * A put (`create`: also says the object exists) or a patch. A patch of a live object writes its fields
+   * only: it does not vote on existence, so it cannot undo a concurrent delete, nor bring back an object
+   * whose deletion this replica has not heard of yet.
+   */
   private localSet(
     def: CollectionDef,
     id: string,
     values: Record<string, unknown>,
     role: string | undefined,
+    create: boolean,
   ) {
     const state = this.load(def, id);
     // Field precedence reads the object as it will be after the write; other rules need no copy.
@@ -1004,7 +1010,8 @@ export class ReplicaStore {
     const ver = this.version(def, after, role);
     const fields: Record<string, FieldWrite> = {};
     for (const f in values) fields[f] = { v: values[f], ver };
-    return this.localApply(def, state, { collection: def.name, id, fields, exists: { v: true, ver } });
+    const exists = create || !state.alive ? { v: true, ver } : undefined;
+    return this.localApply(def, state, { collection: def.name, id, fields, ...(exists ? { exists } : {}) });
   }
 
   private localApply(def: CollectionDef, state: ObjectState, change: Change): StoredObject {

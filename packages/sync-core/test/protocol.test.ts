@@ -89,6 +89,13 @@ const everyKind: SyncMessage[] = [
   },
   { k: 'reject', batchId: 'batch-1', code: 'SYNC_ERR_MESSAGE_MALFORMED', message: 'bad stamp' },
   { k: 'reject', code: 'SYNC_ERR_UNSUPPORTED_VERSION', message: '' },
+  {
+    k: 'reject',
+    batchId: 'till-1:42',
+    code: 'SYNC_ERR_FORBIDDEN',
+    message: 'outside the filter',
+    object: { collection: 'transactions', id: 'T-9' },
+  },
   { k: 'time', t0: 1_760_000_000_000 },
   { k: 'time', t0: 1_760_000_000_000, t1: 1_760_000_000_042.25 },
 ];

@@ -311,3 +311,39 @@ test('an object too large for one sync message is refused and nothing of its bat
   );
   assert.equal(hub.get('products', 'grows')!.category, null);
 });
+
+test('acknowledging a split push keeps the entries of objects that did not travel yet', (t) => {
+  const till = openReplica(t, tempDir(t), 'till');
+  till.increment('inventory', 'A', { stock: -1 }); // outbox 1: object A
+  till.put('orders', 'B', { status: 'open' }); // outbox 2: object B
+  till.increment('inventory', 'A', { stock: -1 }); // outbox 3: object A again
+  const pending = till.pendingChanges(100);
+  assert.deepEqual(
+    pending.map((p) => [p.change.id, p.seq]),
+    [
+      ['B', 2],
+      ['A', 3],
+    ],
+  );
+  // Only B's batch went (a size split): entry 1 (A's first sale) is below 2 but must stay.
+  till.ackPending(2, [{ collection: 'orders', id: 'B' }]);
+  const [left] = till.pendingChanges(100);
+  assert.equal(left.change.id, 'A');
+  assert.equal(left.change.incs!.length, 2, 'both sales of A still travel');
+});
+
+test('quarantine sets refused writes aside: out of the outbox, kept in the replica, listed', (t) => {
+  const till = openReplica(t, tempDir(t), 'till');
+  till.put('transactions', 'T-1', { terminalId: 'other', total: 5 });
+  till.put('orders', 'O-1', { status: 'open' });
+  assert.equal(till.quarantine('transactions', 'T-1', 'SYNC_ERR_FORBIDDEN', 'outside the filter'), 1);
+  assert.deepEqual(
+    till.pendingChanges(10).map((p) => p.change.id),
+    ['O-1'],
+  );
+  assert.equal(till.get('transactions', 'T-1')!.total, 5);
+  assert.deepEqual(
+    till.quarantined().map((q) => [q.collection, q.id, q.code]),
+    [['transactions', 'T-1', 'SYNC_ERR_FORBIDDEN']],
+  );
+});

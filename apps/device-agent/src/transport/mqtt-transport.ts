@@ -22,6 +22,10 @@ export interface MqttTransportOptions {
   readonly mqttOptions?: mqtt.IClientOptions;
 }
 
+/** Longest a clean stop waits for the hub to take the goodbye. */
+const CLOSE_WAIT_MS = 1000;
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const presence = (id: string) => `backroom/v1/presence/${id}`;
 const up = (id: string) => `backroom/v1/sync/${id}/up`;
 const down = (id: string) => `backroom/v1/sync/${id}/down`;
@@ -101,16 +105,19 @@ export class MqttTransport implements Transport {
     const client = this.client;
     if (!client) return;
     if (this.ready) {
-      // aedes sends no will on a clean disconnect: say we are offline ourselves.
-      await client
+      // aedes sends no will on a clean disconnect: say we are offline ourselves — but never wait long
+      // for a hub that may be gone (a QoS 1 publish would wait for a reconnect that is not coming).
+      const goodbye = client
         .publishAsync(presence(this.opts.deviceId), JSON.stringify({ online: false, at: Date.now() }), {
           qos: 1,
           retain: true,
         })
         .catch(() => undefined);
+      await Promise.race([goodbye, delay(CLOSE_WAIT_MS)]);
     }
     this.ready = false;
-    await client.endAsync().catch(() => undefined);
+    await Promise.race([client.endAsync().catch(() => undefined), delay(CLOSE_WAIT_MS)]);
+    if (!client.disconnected) client.end(true);
   }
 
   private scheduleReconnect(): void {

@@ -5,7 +5,8 @@
  * - every write is signed with the device's own node id (it cannot pose as the hub or another till);
  * - its precedence is what the collection's rule gives such a write (no "manager" writes from a till, no
  *   `open` status ranked as `closed`);
- * - in a filtered collection, it only touches objects its filter gives it, before and after the write.
+ * - in a filtered collection, it only touches objects its filter gives it, before and after the write;
+ * - it does not edit an object whose deletion was collected while it was away (no resurrection).
  * A refusal names the object, so the terminal can set that object's writes aside and push the rest.
  */
 import {
@@ -41,6 +42,14 @@ export function checkPush(store: ReplicaStore, access: DeviceAccess, changes: re
     }
     const stored = store.get(def.name, c.id, { includeDeleted: true });
     const current = stored && !stored._meta.deleted ? stored : undefined;
+    if (!stored && !c.exists) {
+      // Edits of an object this device did not create, which the hub does not know: it was deleted and
+      // its tombstone collected while the device was away. Applying them would resurrect it.
+      throw new SyncError('SYNC_ERR_GONE', `${c.collection}/${c.id} was deleted while this device was away`, {
+        collection: c.collection,
+        id: c.id,
+      });
+    }
     const maxRank = precedenceBound(def, access, c, stored);
     const check = (v: Version, what: string) => {
       if (v.n !== device) throw refuse(c, `${what} is signed by "${v.n}", not by ${device}`);

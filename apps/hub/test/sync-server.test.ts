@@ -1,0 +1,206 @@
+/**
+ * The hub's sync server with a real broker and real sockets: what a hostile terminal cannot do with a
+ * well-formed push, and how tombstone collection and the resync keep deleted objects deleted.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createAgent } from '@backroom/device-agent';
+import {
+  type Change,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  decodeMessage,
+  encodeMessage,
+  packStamp,
+  ReplicaStore,
+  type SyncMessage,
+  stampToString,
+} from '@backroom/sync-core';
+import { pino } from 'pino';
+import { createHub } from '../src/app.js';
+import { resolveConfig } from '../src/config.js';
+import { attachSync, loadSchemaFile, type SyncAttachment } from '../src/sync/attach.js';
+import { connectDevice, tempDir } from './helpers.js';
+
+async function syncHub(t: import('node:test').TestContext, overrides: Record<string, unknown> = {}) {
+  const dir = tempDir(t);
+  let attachment: SyncAttachment | undefined;
+  const config = resolveConfig({
+    dataDir: join(dir, 'hub'),
+    host: '127.0.0.1',
+    mqttPort: 0,
+    httpPort: 0,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const hub = await createHub(config, {
+    logger: pino({ level: 'silent' }),
+    attach: async (ctx) => {
+      attachment = await attachSync(ctx);
+      return attachment;
+    },
+  });
+  t.after(() => hub.close());
+  return { hub, dir, server: attachment!.server, store: attachment!.server.store };
+}
+
+/** A raw MQTT device speaking the sync protocol by hand. */
+async function rawDevice(
+  t: import('node:test').TestContext,
+  hub: Awaited<ReturnType<typeof syncHub>>['hub'],
+  id: string,
+) {
+  const { credential } = await hub.registry.add({ id, role: 'pos' });
+  const client = await connectDevice(t, hub, id, credential, { clean: false });
+  const received: SyncMessage[] = [];
+  const waiters: ((m: SyncMessage) => void)[] = [];
+  client.on('message', (_topic, payload) => {
+    const m = decodeMessage(payload, { maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
+    received.push(m);
+    for (const w of waiters.splice(0)) w(m);
+  });
+  await client.subscribeAsync(`backroom/v1/sync/${id}/down`, { qos: 1 });
+  const send = (m: SyncMessage) =>
+    client.publishAsync(`backroom/v1/sync/${id}/up`, Buffer.from(encodeMessage(m)), { qos: 1 });
+  const next = async <K extends SyncMessage['k']>(k: K): Promise<Extract<SyncMessage, { k: K }>> => {
+    for (;;) {
+      const found = received.findIndex((m) => m.k === k);
+      if (found >= 0) return received.splice(found, 1)[0] as Extract<SyncMessage, { k: K }>;
+      await new Promise<SyncMessage>((resolve) => waiters.push(resolve));
+    }
+  };
+  await send({
+    k: 'hello',
+    deviceId: id,
+    clientVars: {},
+    cursor: '0',
+    wallTime: Date.now(),
+    agentVersion: 'test',
+  });
+  await next('welcome');
+  return { send, next };
+}
+
+const ver = (n: string, p = 0) => ({ p, s: packStamp(Date.now(), 1), n });
+
+test('a hostile terminal cannot pose as the hub, out-rank a closed order, or touch another till’s sale', async (t) => {
+  const { hub, store } = await syncHub(t);
+  store.put('orders', 'O-1', { status: 'closed', total: 10 });
+  store.put('transactions', 'T-good', { terminalId: 'till-good', total: 5 });
+  const evil = await rawDevice(t, hub, 'till-evil');
+  const attempts: [string, Change][] = [
+    [
+      'signed as the hub',
+      { collection: 'orders', id: 'O-1', fields: { note: { v: 'x', ver: ver('@hub', 2) } } },
+    ],
+    [
+      'reopen with a forged rank',
+      { collection: 'orders', id: 'O-1', fields: { status: { v: 'open', ver: ver('till-evil', 2) } } },
+    ],
+    [
+      'delete another till’s sale',
+      { collection: 'transactions', id: 'T-good', exists: { v: false, ver: ver('till-evil') } },
+    ],
+    [
+      'sale in another till’s name',
+      {
+        collection: 'transactions',
+        id: 'T-forged',
+        exists: { v: true, ver: ver('till-evil') },
+        fields: { terminalId: { v: 'till-good', ver: ver('till-evil') } },
+      },
+    ],
+    [
+      'write the catalogue',
+      { collection: 'products', id: 'SKU-1', exists: { v: true, ver: ver('till-evil') } },
+    ],
+    [
+      'increment under another id',
+      {
+        collection: 'inventory',
+        id: 'SKU-1',
+        exists: { v: true, ver: ver('till-evil') },
+        incs: [{ field: 'stock', delta: -100, ver: ver('till-evil'), op: `till-good/${stampToString(1n)}` }],
+      },
+    ],
+  ];
+  for (const [what, change] of attempts) {
+    const batchId = `b-${what}`;
+    await evil.send({ k: 'push', batchId, changes: [change] });
+    const r = await evil.next('reject');
+    assert.equal(r.batchId, batchId, what);
+    assert.equal(r.code, 'SYNC_ERR_FORBIDDEN', `${what}: ${r.message}`);
+    assert.deepEqual(r.object, { collection: change.collection, id: change.id }, what);
+  }
+  assert.equal(store.get('orders', 'O-1')!.status, 'closed');
+  assert.equal(store.get('orders', 'O-1')!.note, null);
+  assert.equal(store.get('transactions', 'T-good')!.total, 5);
+  assert.equal(store.get('transactions', 'T-forged'), undefined);
+  assert.equal(store.get('products', 'SKU-1'), undefined);
+  assert.equal(store.get('inventory', 'SKU-1'), undefined);
+  // A well-formed write of its own still goes through.
+  await evil.send({
+    k: 'push',
+    batchId: 'ok',
+    changes: [{ collection: 'orders', id: 'O-1', fields: { note: { v: 'mine', ver: ver('till-evil', 2) } } }],
+  });
+  assert.equal((await evil.next('ack')).batchId, 'ok');
+  assert.equal(store.get('orders', 'O-1')!.note, 'mine');
+});
+
+test('a terminal away longer than the tombstone retention is resynced and cannot resurrect a deleted order', async (t) => {
+  const { hub, dir, server, store } = await syncHub(t, { tombstoneRetentionMs: 200 });
+  const { credential } = await hub.registry.add({ id: 'till-1', role: 'pos' });
+  const agentDir = join(dir, 'till-1');
+  const start = () =>
+    createAgent({
+      hubUrl: `mqtt://127.0.0.1:${hub.ports.mqtt}`,
+      deviceId: 'till-1',
+      token: credential,
+      dataDir: agentDir,
+      apiPort: 0,
+      logLevel: 'silent',
+      reconnectMinMs: 20,
+      reconnectMaxMs: 100,
+    });
+  store.put('orders', 'O-1', { status: 'open', total: 10 });
+  store.put('orders', 'O-2', { status: 'open', total: 20 });
+  let agent = await start();
+  await agent.idle();
+  assert.equal(agent.store.get('orders', 'O-1')!.total, 10);
+  await agent.close();
+
+  // While the till is away: it edits O-1 offline (its replica file, as the agent would)...
+  const offline = ReplicaStore.open({
+    path: join(agentDir, 'replica.db'),
+    schema: loadSchemaFile(hub.config.schemaFile),
+    nodeId: 'till-1',
+    role: 'pos',
+  });
+  offline.patch('orders', 'O-1', { note: 'edited offline' });
+  offline.put('orders', 'O-new', { status: 'open', total: 1 });
+  offline.close();
+  // ...and the hub deletes O-1; once every active replica acknowledged, the tombstone is collected.
+  store.delete('orders', 'O-1');
+  store.put('orders', 'O-3', { status: 'open', total: 30 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(server.collectGarbage() >= 1);
+  assert.equal(store.get('orders', 'O-1', { includeDeleted: true }), undefined);
+
+  agent = await start();
+  t.after(() => agent.close());
+  await agent.idle();
+  // The offline edit of the deleted order is set aside, not applied: O-1 stays deleted everywhere.
+  assert.equal(store.get('orders', 'O-1', { includeDeleted: true }), undefined);
+  assert.equal(agent.store.get('orders', 'O-1'), undefined);
+  assert.deepEqual(
+    agent.store.quarantined().map((q) => [q.id, q.code]),
+    [['O-1', 'SYNC_ERR_GONE']],
+  );
+  // Its other offline work arrived, and it has everything the hub has.
+  assert.equal(store.get('orders', 'O-new')!.total, 1);
+  assert.equal(agent.store.get('orders', 'O-3')!.total, 30);
+  // (The set-aside edit stays in the till's file as a hidden row, so compare what both show.)
+  const live = (s: ReplicaStore) => s.query('orders', { sort: ['id'] }).objects;
+  assert.deepEqual(live(agent.store), live(store));
+});
