@@ -129,6 +129,12 @@ test('errors: the error shape with sync-core codes, never a stack trace', async 
     'SYNC_ERR_FILTER_SYNTAX',
   );
   assertError(await call(api, 'GET', '/v1/no-such-route'), 404, 'SYNC_ERR_NOT_FOUND');
+  // The catalogue is the hub's: a terminal cannot change a price locally.
+  assertError(
+    await call(api, 'PUT', '/v1/collections/products/objects/SKU-1', { name: 'x', price: 0.01 }),
+    403,
+    'SYNC_ERR_FORBIDDEN',
+  );
 });
 
 test('GET /v1/sync/status reports the sync client, GET /health answers', async (t) => {

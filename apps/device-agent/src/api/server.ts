@@ -3,7 +3,7 @@
  * `GET /v1/sync/status` and `GET /health`, on 127.0.0.1 only. It works with or without the hub: every
  * route reads and writes the local replica; writes reach the hub when the sync client pushes them.
  */
-import type { ReplicaStore } from '@backroom/sync-core';
+import { type ReplicaStore, SyncError } from '@backroom/sync-core';
 import {
   errorHandler,
   notFoundHandler,
@@ -106,7 +106,16 @@ export async function createAgentApi(options: AgentApiOptions): Promise<AgentApi
     });
   });
 
-  registerObjectRoutes(app, { store: options.store });
+  registerObjectRoutes(app, {
+    store: options.store,
+    // Hub-only collections (the catalogue, fraud cases, alerts) are read-only on a terminal: refuse the
+    // write here, with a clear error, rather than let the hub refuse it later.
+    authorize: (_req, collection, action) => {
+      if (action === 'write' && options.store.collection(collection).sync === 'down') {
+        throw new SyncError('SYNC_ERR_FORBIDDEN', `${collection} is written at the hub only`, { collection });
+      }
+    },
+  });
   if (options.vectors) registerSearchRoute(app, { store: options.store, vectors: options.vectors });
   app.get('/v1/sync/status', async (): Promise<SyncStatus> => {
     const s = options.status();
