@@ -73,17 +73,15 @@ export {
   PROTOCOL_VERSION,
   splitChanges,
 } from './protocol/index.js';
+export type { QueryOptions, QueryResult, SortSpec } from './replica-query.js';
 export {
   type ApplyResult,
   type ChangedObject,
   type ChangeEvent,
   type ConflictEntry,
-  type QueryOptions,
-  type QueryResult,
   type Rebase,
   ReplicaStore,
   type ReplicaStoreOptions,
-  type SortSpec,
 } from './replica-store.js';
 export {
   type CollectionDef,

@@ -1,25 +1,24 @@
 import { createHash } from 'node:crypto';
 import { SyncClock, stampFromString, stampToString, type TimeSource } from './clock.js';
 import { SyncError } from './errors.js';
-import { type Filter, type FilterVars, filterToSql, parseFilter } from './filter/index.js';
 import type { Logger } from './logger.js';
-import { applyChange, type CounterOps, emptyState, type ObjectState, type StoredBase } from './merge.js';
-import { type CollectionDef, checkFieldValue, precedenceOf, type Schema } from './schema.js';
+import { applyChange, type CounterOps, emptyState, type ObjectState } from './merge.js';
+import { type QueryOptions, type QueryResult, runQuery } from './replica-query.js';
+import {
+  docJson,
+  FORMAT,
+  type Row,
+  rowToState,
+  SCHEMA_SQL,
+  toStoredObject,
+  versJson,
+} from './replica-rows.js';
+import { checkCounters, checkFields, checkId, checkRemote } from './replica-validate.js';
+import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
 import { type Db, openDatabase, type Statement } from './sqlite.js';
-import type {
-  Change,
-  CounterIncrement,
-  FieldWrite,
-  ObjectMeta,
-  Stamp,
-  StoredObject,
-  Version,
-} from './types.js';
+import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 import { compareStored, loadVersion, type StoredVersion } from './version.js';
-
-const FORMAT = 1;
-const MAX_ID = 256;
 
 /** Options of {@link ReplicaStore.open}. */
 export interface ReplicaStoreOptions {
@@ -74,26 +73,6 @@ export interface ApplyResult {
   readonly rebased: readonly Rebase[];
 }
 
-/** A sort key: a field name, `-field` for descending, or `{ field, order }`. */
-export type SortSpec = string | { readonly field: string; readonly order?: 'asc' | 'desc' };
-
-export interface QueryOptions {
-  readonly filter?: string | Filter;
-  readonly vars?: FilterVars;
-  readonly sort?: readonly SortSpec[];
-  /** Default 100, at most 1000. */
-  readonly limit?: number;
-  /** The `next` cursor of the previous page. */
-  readonly after?: string;
-  readonly includeDeleted?: boolean;
-}
-
-export interface QueryResult {
-  readonly objects: StoredObject[];
-  /** Pass as `after` to get the next page; absent on the last page. */
-  readonly next?: string;
-}
-
 /** An entry of the conflict log: a write that lost to another. */
 export interface ConflictEntry {
   readonly at: number;
@@ -113,17 +92,6 @@ export interface ChangedObject {
   readonly alive: boolean;
   /** Current field values (counter totals included), as JSON text. */
   readonly doc: string;
-}
-
-interface Row {
-  collection: string;
-  id: string;
-  seq: number;
-  alive: number;
-  doc: string;
-  vers: string | null;
-  bases: string | null;
-  ever: string | null;
 }
 
 /**
@@ -344,7 +312,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const given = this.checkFields(def, fields);
+    const given = checkFields(def, fields);
     // Declaration order, so the stored document needs no reordering.
     const values: Record<string, unknown> = {};
     for (const f of def.fieldNames)
@@ -361,7 +329,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const values = this.checkFields(def, fields);
+    const values = checkFields(def, fields);
     return this.transaction(() => {
       if (def.merge === 'object') {
         // Whole-object merge: every write carries every field, so the newest write wins as a whole.
@@ -403,7 +371,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const entries = this.checkCounters(def, deltas, 'delta');
+    const entries = checkCounters(def, deltas, 'delta');
     return this.transaction(() => {
       const state = this.load(def, id);
       const ver = this.version(def, state.doc, opts.role ?? this.role);
@@ -430,7 +398,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const entries = this.checkCounters(def, values, 'value');
+    const entries = checkCounters(def, values, 'value');
     return this.transaction(() => {
       const state = this.load(def, id);
       const ver = this.version(def, state.doc, opts.role ?? this.role);
@@ -457,7 +425,7 @@ export class ReplicaStore {
    */
   applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
     this.assertOpen();
-    const defs = changes.map((c, i) => this.checkRemote(c, i));
+    const defs = changes.map((c, i) => checkRemote(this.schema, c, i));
     const rebase = opts.rebase ?? true;
     return this.transaction(() => {
       const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
@@ -571,60 +539,7 @@ export class ReplicaStore {
    */
   query(collection: string, q: QueryOptions = {}): QueryResult {
     this.assertOpen();
-    const def = this.collection(collection);
-    const limit = q.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new SyncError('SYNC_ERR_INVALID_QUERY', 'limit must be an integer from 1 to 1000', { limit });
-    }
-    const keys = (q.sort ?? []).map((s) => parseSort(def, s));
-    const where: string[] = ['collection = ?'];
-    const params: unknown[] = [collection];
-    if (!q.includeDeleted) where.push('alive = 1');
-    if (q.filter !== undefined && q.filter !== '') {
-      const f = typeof q.filter === 'string' ? parseFilter(q.filter) : q.filter;
-      const sql = filterToSql(f, q.vars ?? {}, 'doc');
-      where.push(`(${sql.sql})`);
-      params.push(...sql.params);
-    }
-    const exprs = keys.map((k) => (k.field === 'id' ? 'id' : `json_extract(doc, '$.${k.field}')`));
-    if (q.after !== undefined) {
-      const after = decodeCursor(q.after, keys.length);
-      // Keyset pagination: rows strictly after the last row of the previous page, in sort order.
-      const ors: string[] = [];
-      for (let i = 0; i <= keys.length; i++) {
-        const ands: string[] = [];
-        for (let j = 0; j < i; j++) {
-          ands.push(`${j < keys.length ? exprs[j] : 'id'} IS ?`);
-          params.push(after[j]);
-        }
-        if (i < keys.length) {
-          const v = after[i];
-          const desc = keys[i].order === 'desc';
-          if (v === null) ands.push(desc ? 'FALSE' : `${exprs[i]} IS NOT NULL`);
-          else {
-            ands.push(desc ? `(${exprs[i]} < ? OR ${exprs[i]} IS NULL)` : `${exprs[i]} > ?`);
-            params.push(v);
-          }
-        } else {
-          ands.push('id > ?');
-          params.push(after[i]);
-        }
-        ors.push(`(${ands.join(' AND ')})`);
-      }
-      where.push(`(${ors.join(' OR ')})`);
-    }
-    const order = [...keys.map((k, i) => `${exprs[i]} ${k.order === 'desc' ? 'DESC' : 'ASC'}`), 'id ASC'];
-    const cols = exprs.map((e, i) => `, ${e} AS k${i}`).join('');
-    const sql = `SELECT *${cols} FROM objects WHERE ${where.join(' AND ')} ORDER BY ${order.join(', ')} LIMIT ?`;
-    params.push(limit + 1);
-    const rows = this.db.prepare(sql).all(...params) as (Row & Record<string, unknown>)[];
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const objects = page.map((r) => toStoredObject(def, rowToState(def, r)));
-    if (!more) return { objects };
-    const last = page[page.length - 1];
-    const cursor = [...keys.map((_, i) => last[`k${i}`] ?? null), last.id];
-    return { objects, next: Buffer.from(JSON.stringify(cursor)).toString('base64url') };
+    return runQuery(this.db, this.collection(collection), q);
   }
 
   /**
@@ -1099,115 +1014,6 @@ export class ReplicaStore {
     }
   }
 
-  private checkFields(
-    def: CollectionDef,
-    fields: Readonly<Record<string, unknown>>,
-  ): Record<string, unknown> {
-    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-      throw new SyncError('SYNC_ERR_INVALID_OBJECT', 'an object body is required', { collection: def.name });
-    }
-    const out: Record<string, unknown> = {};
-    const problems: string[] = [];
-    for (const [f, v] of Object.entries(fields)) {
-      if (f === 'id' || f === '_meta') continue;
-      const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
-      if (!fd) {
-        problems.push(`${f}: not a field of ${def.name}`);
-        continue;
-      }
-      if (fd.type === 'counter') continue; // PUT and PATCH leave counters alone (CONTRACT.md).
-      const p = checkFieldValue(fd, v === undefined ? null : v);
-      if (p) problems.push(`${f}: ${p}`);
-      else out[f] = v === undefined ? null : v;
-    }
-    if (problems.length) {
-      throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid ${def.name} object: ${problems.join('; ')}`, {
-        collection: def.name,
-        problems,
-      });
-    }
-    return out;
-  }
-
-  private checkCounters(def: CollectionDef, values: Readonly<Record<string, number>>, what: string) {
-    const entries = Object.entries(values ?? {});
-    const problems: string[] = [];
-    if (entries.length === 0) problems.push(`at least one counter ${what} is required`);
-    for (const [f, v] of entries) {
-      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter')
-        problems.push(`${f}: not a counter of ${def.name}`);
-      else if (!Number.isSafeInteger(v)) problems.push(`${f}: ${what} must be a safe integer`);
-    }
-    if (problems.length) {
-      throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid counter ${what}: ${problems.join('; ')}`, {
-        collection: def.name,
-        problems,
-      });
-    }
-    return entries;
-  }
-
-  private checkRemote(c: Change, index: number): CollectionDef {
-    const bad = (problem: string) =>
-      new SyncError('SYNC_ERR_INVALID_OBJECT', `change ${index}: ${problem}`, {
-        index,
-        collection: c?.collection,
-        id: c?.id,
-      });
-    if (typeof c !== 'object' || c === null) throw bad('not an object');
-    if (!Object.hasOwn(this.schema.collections, c.collection)) {
-      throw new SyncError(
-        'SYNC_ERR_UNKNOWN_COLLECTION',
-        `change ${index}: unknown collection "${c.collection}"`,
-        {
-          index,
-          collection: c.collection,
-        },
-      );
-    }
-    const def = this.schema.collections[c.collection];
-    if (typeof c.id !== 'string' || c.id.length === 0 || c.id.length > MAX_ID) throw bad('invalid id');
-    const checkVer = (v: Version | undefined, where: string) => {
-      if (
-        !v ||
-        !Number.isInteger(v.p) ||
-        v.p < 0 ||
-        typeof v.s !== 'bigint' ||
-        v.s < 0n ||
-        v.s >= 1n << 64n
-      ) {
-        throw bad(`${where}: invalid version`);
-      }
-      if (typeof v.n !== 'string' || v.n.length === 0) throw bad(`${where}: invalid node id`);
-    };
-    for (const [f, w] of Object.entries(c.fields ?? {})) {
-      const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
-      if (!fd || fd.type === 'counter') throw bad(`${f}: not a writable field of ${def.name}`);
-      const p = checkFieldValue(fd, w?.v);
-      if (p) throw bad(`${f}: ${p}`);
-      checkVer(w.ver, f);
-    }
-    for (const [f, w] of Object.entries(c.bases ?? {})) {
-      if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') throw bad(`${f}: not a counter`);
-      if (!Number.isSafeInteger(w?.v)) throw bad(`${f}: counter value must be a safe integer`);
-      checkVer(w.ver, f);
-    }
-    for (const inc of c.incs ?? []) {
-      if (!Object.hasOwn(def.fields, inc?.field) || def.fields[inc.field].type !== 'counter') {
-        throw bad(`${inc?.field}: not a counter`);
-      }
-      if (!Number.isSafeInteger(inc.delta)) throw bad(`${inc.field}: delta must be a safe integer`);
-      if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300)
-        throw bad('invalid increment id');
-      checkVer(inc.ver, inc.field);
-    }
-    if (c.exists !== undefined) {
-      if (typeof c.exists.v !== 'boolean') throw bad('exists must be true or false');
-      checkVer(c.exists.ver, 'exists');
-    }
-    return def;
-  }
-
   /** Stamps of the batch that are too far ahead, mapped to fresh local stamps in their original order. */
   /**
    * Stamps of the batch to replace, keyed `node/stamp`: those too far ahead get fresh local stamps in
@@ -1300,222 +1106,3 @@ function forEachVersion(c: Change, fn: (v: Version) => void) {
   if (c.bases) for (const f in c.bases) visit(c.bases[f].ver);
   if (c.incs) for (const i of c.incs) visit(i.ver);
 }
-
-function checkId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) {
-    throw new SyncError(
-      'SYNC_ERR_INVALID_ID',
-      'object id must be a non-empty string of at most 256 characters',
-      {
-        id,
-      },
-    );
-  }
-}
-
-function parseSort(def: CollectionDef, s: SortSpec): { field: string; order: 'asc' | 'desc' } {
-  let field: string;
-  let order: 'asc' | 'desc' = 'asc';
-  if (typeof s === 'string') {
-    field = s.startsWith('-') ? s.slice(1) : s;
-    if (s.startsWith('-')) order = 'desc';
-  } else if (s && typeof s === 'object' && typeof s.field === 'string') {
-    field = s.field;
-    if (s.order !== undefined && s.order !== 'asc' && s.order !== 'desc') {
-      throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort order must be asc or desc', { sort: s });
-    }
-    order = s.order ?? 'asc';
-  } else {
-    throw new SyncError('SYNC_ERR_INVALID_QUERY', 'sort keys are "field", "-field" or { field, order }', {
-      sort: s,
-    });
-  }
-  if (field === 'id') return { field, order };
-  // Only declared field names reach the SQL text (they match /^[A-Za-z_][A-Za-z0-9_]*$/).
-  if (
-    !Object.hasOwn(def.fields, field) ||
-    def.fields[field].type === 'vector' ||
-    def.fields[field].type === 'json'
-  ) {
-    throw new SyncError('SYNC_ERR_INVALID_QUERY', `cannot sort by "${field}"`, { field });
-  }
-  return { field, order };
-}
-
-function decodeCursor(after: string, nKeys: number): unknown[] {
-  try {
-    const v = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === nKeys + 1 && typeof v[nKeys] === 'string') return v;
-  } catch {
-    // fall through to the error below
-  }
-  throw new SyncError('SYNC_ERR_INVALID_QUERY', 'invalid "after" cursor (it must come from the same query)', {
-    after,
-  });
-}
-
-function rowToState(def: CollectionDef, r: Row): ObjectState {
-  const doc = JSON.parse(r.doc) as Record<string, unknown>;
-  const ever = r.ever ? (JSON.parse(r.ever) as StoredVersion) : null;
-  return {
-    collection: r.collection,
-    id: r.id,
-    seq: r.seq,
-    alive: r.alive === 1,
-    doc,
-    vers: parseVers(r.vers, ever, doc, def),
-    bases: r.bases ? (JSON.parse(r.bases) as Record<string, StoredBase>) : {},
-    ever,
-  };
-}
-
-/** Field values in declaration order: replicas holding the same registers write byte-identical rows. */
-function docJson(def: CollectionDef, s: ObjectState): string {
-  // Usually the keys are already in declaration order (puts write them so): check without allocating.
-  const names = def.fieldNames;
-  let i = 0;
-  let ordered = true;
-  for (const k in s.doc) {
-    while (i < names.length && names[i] !== k) i++;
-    if (i++ === names.length) {
-      ordered = false;
-      break;
-    }
-  }
-  if (ordered) return JSON.stringify(s.doc);
-  const o: Record<string, unknown> = {};
-  for (const f of def.fieldNames) if (f in s.doc) o[f] = s.doc[f];
-  return JSON.stringify(o);
-}
-
-/**
- * Field versions as stored: `[[version, ...], {field: index}]`, listing only fields whose version is not
- * the existence register's; NULL when every field carries that version (the usual case after a put or a
- * delete). The fields of one write share a version, so each distinct version is written once.
- */
-function versJson(def: CollectionDef, s: ObjectState): string | null {
-  const list: StoredVersion[] = [];
-  const index: Record<string, number> = {};
-  const ever = s.ever;
-  let n = 0;
-  for (const f of def.fieldNames) {
-    const v = s.vers[f];
-    if (!v || (ever && (v === ever || (v[1] === ever[1] && v[2] === ever[2] && v[0] === ever[0])))) continue;
-    let i = list.findIndex((x) => x === v || (x[1] === v[1] && x[2] === v[2] && x[0] === v[0]));
-    if (i < 0) i = list.push(v) - 1;
-    index[f] = i;
-    n++;
-  }
-  return n ? JSON.stringify([list, index]) : null;
-}
-
-function parseVers(
-  text: string | null,
-  ever: StoredVersion | null,
-  doc: Record<string, unknown>,
-  def: CollectionDef | undefined,
-): Record<string, StoredVersion> {
-  const vers: Record<string, StoredVersion> = {};
-  if (ever) {
-    for (const f in doc) if (def?.fields[f]?.type !== 'counter') vers[f] = ever;
-  }
-  if (text) {
-    const [list, index] = JSON.parse(text) as [StoredVersion[], Record<string, number>];
-    for (const f in index) vers[f] = list[index[f]];
-  }
-  return vers;
-}
-
-/** The newest register by stamp (fields, existence, counter bases): `_meta.stamp` and `_meta.origin`. */
-function newestRegister(s: ObjectState): StoredVersion | null {
-  let top: StoredVersion | null = s.ever;
-  const consider = (v: StoredVersion) => {
-    if (!top || v[1] > top[1] || (v[1] === top[1] && v[2] > top[2])) top = v;
-  };
-  for (const f in s.vers) consider(s.vers[f]);
-  for (const f in s.bases) consider([s.bases[f][1], s.bases[f][2], s.bases[f][3]]);
-  return top;
-}
-
-function toStoredObject(def: CollectionDef, s: ObjectState): StoredObject {
-  const top = newestRegister(s);
-  const meta: ObjectMeta = {
-    stamp: top ? top[1] : '0000000000000000',
-    precedence: s.ever ? s.ever[0] : 0,
-    origin: top ? top[2] : '',
-    deleted: !s.alive,
-  };
-  const o: Record<string, unknown> = { id: s.id };
-  for (const f of def.fieldNames) {
-    if (f in s.doc) o[f] = s.doc[f];
-    else o[f] = def.fields[f].type === 'counter' ? 0 : null;
-  }
-  o._meta = meta;
-  return o as StoredObject;
-}
-
-export { compareStored };
-
-const SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS objects (
-  -- The local change sequence is the rowid: a change moves the row to a new rowid, so the change feed
-  -- is a rowid range scan and needs no index of its own.
-  seq INTEGER PRIMARY KEY,
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  alive INTEGER NOT NULL,
-  doc TEXT NOT NULL,
-  vers TEXT,
-  bases TEXT,
-  ever TEXT,
-  UNIQUE (collection, id)
-);
-CREATE TABLE IF NOT EXISTS counter_ops (
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  field TEXT NOT NULL,
-  op TEXT NOT NULL,
-  delta INTEGER NOT NULL,
-  ver TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY (collection, id, field, op)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rebases (
-  node TEXT NOT NULL,
-  from_s TEXT NOT NULL,
-  to_s TEXT NOT NULL,
-  PRIMARY KEY (node, from_s)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  op TEXT
-);
-CREATE TABLE IF NOT EXISTS peer_objects (
-  peer TEXT NOT NULL,
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  PRIMARY KEY (peer, collection, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS quarantine (
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  code TEXT NOT NULL,
-  message TEXT NOT NULL,
-  at INTEGER NOT NULL,
-  PRIMARY KEY (collection, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS peers (peer TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS conflicts (
-  rowid INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  field TEXT NOT NULL,
-  loser TEXT NOT NULL,
-  loser_ver TEXT NOT NULL,
-  winner_ver TEXT NOT NULL
-);
-`;

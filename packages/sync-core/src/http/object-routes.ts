@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncError } from '../errors.js';
 import type { FilterVars } from '../filter/index.js';
-import type { QueryResult, ReplicaStore, SortSpec } from '../replica-store.js';
+import type { QueryResult, SortSpec } from '../replica-query.js';
+import type { ReplicaStore } from '../replica-store.js';
 import type { CollectionDef, PrecedenceRule, SyncDirection, VectorMetric } from '../schema.js';
 import {
   collectionParams,

@@ -1,0 +1,133 @@
+/**
+ * Input checks of the replica store: local writes and remote changes are validated whole, before
+ * anything is written, so a bad field or a malformed change never leaves half a batch behind.
+ */
+import { SyncError } from './errors.js';
+import { type CollectionDef, checkFieldValue, type Schema } from './schema.js';
+import type { Change, Version } from './types.js';
+
+/** Longest object id. */
+export const MAX_ID = 256;
+
+/** @throws SyncError `SYNC_ERR_INVALID_ID`. */
+export function checkId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) {
+    throw new SyncError(
+      'SYNC_ERR_INVALID_ID',
+      'object id must be a non-empty string of at most 256 characters',
+      {
+        id,
+      },
+    );
+  }
+}
+
+/**
+ * The fields of a put or patch, checked against the collection: unknown fields and wrong types are
+ * listed; counters are dropped (PUT and PATCH leave counters alone, CONTRACT.md).
+ * @throws SyncError `SYNC_ERR_INVALID_OBJECT` with every problem in `details.problems`.
+ */
+export function checkFields(
+  def: CollectionDef,
+  fields: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new SyncError('SYNC_ERR_INVALID_OBJECT', 'an object body is required', { collection: def.name });
+  }
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [f, v] of Object.entries(fields)) {
+    if (f === 'id' || f === '_meta') continue;
+    const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
+    if (!fd) {
+      problems.push(`${f}: not a field of ${def.name}`);
+      continue;
+    }
+    if (fd.type === 'counter') continue; // PUT and PATCH leave counters alone (CONTRACT.md).
+    const p = checkFieldValue(fd, v === undefined ? null : v);
+    if (p) problems.push(`${f}: ${p}`);
+    else out[f] = v === undefined ? null : v;
+  }
+  if (problems.length) {
+    throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid ${def.name} object: ${problems.join('; ')}`, {
+      collection: def.name,
+      problems,
+    });
+  }
+  return out;
+}
+/** @throws SyncError `SYNC_ERR_INVALID_OBJECT` unless every key is a counter and every value a safe integer. */
+export function checkCounters(def: CollectionDef, values: Readonly<Record<string, number>>, what: string) {
+  const entries = Object.entries(values ?? {});
+  const problems: string[] = [];
+  if (entries.length === 0) problems.push(`at least one counter ${what} is required`);
+  for (const [f, v] of entries) {
+    if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter')
+      problems.push(`${f}: not a counter of ${def.name}`);
+    else if (!Number.isSafeInteger(v)) problems.push(`${f}: ${what} must be a safe integer`);
+  }
+  if (problems.length) {
+    throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid counter ${what}: ${problems.join('; ')}`, {
+      collection: def.name,
+      problems,
+    });
+  }
+  return entries;
+}
+/**
+ * One remote change, checked completely against the schema.
+ * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION` or `SYNC_ERR_INVALID_OBJECT` with `details.index`.
+ */
+export function checkRemote(schema: Schema, c: Change, index: number): CollectionDef {
+  const bad = (problem: string) =>
+    new SyncError('SYNC_ERR_INVALID_OBJECT', `change ${index}: ${problem}`, {
+      index,
+      collection: c?.collection,
+      id: c?.id,
+    });
+  if (typeof c !== 'object' || c === null) throw bad('not an object');
+  if (!Object.hasOwn(schema.collections, c.collection)) {
+    throw new SyncError(
+      'SYNC_ERR_UNKNOWN_COLLECTION',
+      `change ${index}: unknown collection "${c.collection}"`,
+      {
+        index,
+        collection: c.collection,
+      },
+    );
+  }
+  const def = schema.collections[c.collection];
+  if (typeof c.id !== 'string' || c.id.length === 0 || c.id.length > MAX_ID) throw bad('invalid id');
+  const checkVer = (v: Version | undefined, where: string) => {
+    if (!v || !Number.isInteger(v.p) || v.p < 0 || typeof v.s !== 'bigint' || v.s < 0n || v.s >= 1n << 64n) {
+      throw bad(`${where}: invalid version`);
+    }
+    if (typeof v.n !== 'string' || v.n.length === 0) throw bad(`${where}: invalid node id`);
+  };
+  for (const [f, w] of Object.entries(c.fields ?? {})) {
+    const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
+    if (!fd || fd.type === 'counter') throw bad(`${f}: not a writable field of ${def.name}`);
+    const p = checkFieldValue(fd, w?.v);
+    if (p) throw bad(`${f}: ${p}`);
+    checkVer(w.ver, f);
+  }
+  for (const [f, w] of Object.entries(c.bases ?? {})) {
+    if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') throw bad(`${f}: not a counter`);
+    if (!Number.isSafeInteger(w?.v)) throw bad(`${f}: counter value must be a safe integer`);
+    checkVer(w.ver, f);
+  }
+  for (const inc of c.incs ?? []) {
+    if (!Object.hasOwn(def.fields, inc?.field) || def.fields[inc.field].type !== 'counter') {
+      throw bad(`${inc?.field}: not a counter`);
+    }
+    if (!Number.isSafeInteger(inc.delta)) throw bad(`${inc.field}: delta must be a safe integer`);
+    if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300)
+      throw bad('invalid increment id');
+    checkVer(inc.ver, inc.field);
+  }
+  if (c.exists !== undefined) {
+    if (typeof c.exists.v !== 'boolean') throw bad('exists must be true or false');
+    checkVer(c.exists.ver, 'exists');
+  }
+  return def;
+}
