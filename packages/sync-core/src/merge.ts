@@ -25,6 +25,8 @@ export interface ObjectState {
   readonly collection: string;
   readonly id: string;
   seq: number;
+  /** The object has a row in the store (it was loaded, not created in this transaction). */
+  stored: boolean;
   alive: boolean;
   /** Field values; counters hold their current total. */
   doc: Record<string, unknown>;
@@ -57,7 +59,7 @@ export interface CounterOps {
 }
 
 export function emptyState(collection: string, id: string): ObjectState {
-  return { collection, id, seq: 0, alive: false, doc: {}, vers: {}, bases: {}, ever: null };
+  return { collection, id, seq: 0, stored: false, alive: false, doc: {}, vers: {}, bases: {}, ever: null };
 }
 
 /**

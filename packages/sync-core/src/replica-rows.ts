@@ -30,6 +30,7 @@ export function rowToState(def: CollectionDef, r: Row): ObjectState {
     collection: r.collection,
     id: r.id,
     seq: r.seq,
+    stored: true,
     alive: r.alive === 1,
     doc,
     vers: parseVers(r.vers, ever, doc, def),

@@ -145,10 +145,12 @@ export class ReplicaStore {
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
       get: db.prepare('SELECT * FROM objects WHERE collection = ? AND id = ?'),
-      upsert: db.prepare(
-        `INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)
-         ON CONFLICT(collection, id) DO UPDATE SET seq=excluded.seq, alive=excluded.alive, doc=excluded.doc,
-         vers=excluded.vers, bases=excluded.bases, ever=excluded.ever`,
+      // A new object is a plain insert; a known one an update (which moves it to its new seq).
+      insert: db.prepare(
+        'INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)',
+      ),
+      update: db.prepare(
+        'UPDATE objects SET seq = ?3, alive = ?4, doc = ?5, vers = ?6, bases = ?7, ever = ?8 WHERE collection = ?1 AND id = ?2',
       ),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
@@ -312,11 +314,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const given = checkFields(def, fields);
-    // Declaration order, so the stored document needs no reordering.
-    const values: Record<string, unknown> = {};
-    for (const f of def.fieldNames)
-      if (def.fields[f].type !== 'counter') values[f] = f in given ? given[f] : null;
+    const values = checkFields(def, fields, true);
     return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role, true));
   }
 
@@ -973,7 +971,7 @@ export class ReplicaStore {
           { collection: state.collection, id: state.id, bytes: doc.length, limit: this.maxObjectBytes },
         );
       }
-      this.st.upsert.run(
+      (state.stored ? this.st.update : this.st.insert).run(
         state.collection,
         state.id,
         state.seq,

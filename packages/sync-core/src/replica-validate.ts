@@ -30,25 +30,33 @@ export function checkId(id: unknown): asserts id is string {
 export function checkFields(
   def: CollectionDef,
   fields: Readonly<Record<string, unknown>>,
+  fill = false,
 ): Record<string, unknown> {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
     throw new SyncError('SYNC_ERR_INVALID_OBJECT', 'an object body is required', { collection: def.name });
   }
+  let problems: string[] | undefined;
+  for (const f in fields) {
+    if (f !== 'id' && f !== '_meta' && !Object.hasOwn(def.fields, f)) {
+      (problems ??= []).push(`${f}: not a field of ${def.name}`);
+    }
+  }
+  // In declaration order, so the stored document needs no reordering; with `fill` (a PUT), every
+  // non-counter field is present, null when not given.
   const out: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const [f, v] of Object.entries(fields)) {
-    if (f === 'id' || f === '_meta') continue;
-    const fd = Object.hasOwn(def.fields, f) ? def.fields[f] : undefined;
-    if (!fd) {
-      problems.push(`${f}: not a field of ${def.name}`);
+  for (const f of def.fieldNames) {
+    const fd = def.fields[f];
+    if (fd.type === 'counter') continue; // PUT and PATCH leave counters alone (CONTRACT.md).
+    if (!Object.hasOwn(fields, f)) {
+      if (fill) out[f] = null;
       continue;
     }
-    if (fd.type === 'counter') continue; // PUT and PATCH leave counters alone (CONTRACT.md).
-    const p = checkFieldValue(fd, v === undefined ? null : v);
-    if (p) problems.push(`${f}: ${p}`);
-    else out[f] = v === undefined ? null : v;
+    const v = fields[f] === undefined ? null : fields[f];
+    const p = checkFieldValue(fd, v);
+    if (p) (problems ??= []).push(`${f}: ${p}`);
+    else out[f] = v;
   }
-  if (problems.length) {
+  if (problems) {
     throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid ${def.name} object: ${problems.join('; ')}`, {
       collection: def.name,
       problems,
