@@ -231,11 +231,7 @@ async function runFleet(): Promise<void> {
             keepalive: 30,
           });
           rawClients.push(c);
-          const topic = `backroom/v1/sync/${id}/up`;
-          const acks: Promise<unknown>[] = [];
-          for (let n = 0; n < (perClient as number); n++)
-            acks.push(c.publishAsync(topic, payload, { qos: 1 }));
-          await Promise.all(acks);
+          await publishWindowed(c, `backroom/v1/sync/${id}/up`, payload, perClient as number);
         }),
       );
       await closeRaw();
@@ -403,10 +399,7 @@ async function runFleet(): Promise<void> {
       const payload = Buffer.from(JSON.stringify(sale('till-00', 1)));
       const [c] = await connectRaw(url as string, ['raw-catchup']);
       rawClients = [c];
-      const acks: Promise<unknown>[] = [];
-      for (let n = 0; n < (changes as number); n++)
-        acks.push(c.publishAsync('backroom/v1/sync/raw-catchup/up', payload, { qos: 1 }));
-      await Promise.all(acks);
+      await publishWindowed(c, 'backroom/v1/sync/raw-catchup/up', payload, changes as number);
       await closeRaw();
     },
   };
@@ -421,6 +414,21 @@ async function runFleet(): Promise<void> {
     );
   });
   process.send?.({ id: 0, ok: true, result: 'ready' });
+}
+
+/**
+ * Publishes `n` copies of `payload` at QoS 1 with at most 1,000 unacknowledged at a time: pipelined, and
+ * clear of the 65,535 packet identifiers MQTT has per connection.
+ */
+async function publishWindowed(c: MqttClient, topic: string, payload: Buffer, n: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      next++;
+      await c.publishAsync(topic, payload, { qos: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(1000, n) }, lane));
 }
 
 /** Calls `write(k)` for k = 0, 1, ... at BACKGROUND_PER_S, catching up after timer delays. Returns stop. */
