@@ -78,10 +78,14 @@ export {
   type ApplyResult,
   type ChangedObject,
   type ChangeEvent,
+  type ChangeSelection,
   type ConflictEntry,
+  type ObjectRegisters,
+  type PendingChange,
   type Rebase,
   ReplicaStore,
   type ReplicaStoreOptions,
+  selectChange,
 } from './replica-store.js';
 export {
   type CollectionDef,

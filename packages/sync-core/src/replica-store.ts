@@ -44,6 +44,72 @@ export interface ReplicaStoreOptions {
   readonly logger?: Logger;
 }
 
+/** Local writes to one object waiting for the hub, as one change (see {@link ReplicaStore.pendingChanges}). */
+export interface PendingChange {
+  /** The highest outbox entry this change covers. */
+  readonly seq: number;
+  readonly change: Change;
+  /** Every outbox entry it covers: acknowledge exactly these with {@link ReplicaStore.ackRows}. */
+  readonly rows: readonly number[];
+}
+
+/** Which registers of an object to send (see {@link ReplicaStore.changeFor}). */
+export interface ChangeSelection {
+  /** Only counter increments recorded after this local sequence. */
+  readonly opsAfterSeq?: number;
+  /** Leave out writes made by this node (it has them already). */
+  readonly skipNode?: string;
+  /** Only writes made by this node. */
+  readonly onlyNode?: string;
+  /** Only these increments. */
+  readonly opIds?: ReadonlySet<string>;
+}
+
+/** Every register of an object, with the local sequence of each increment (aligned with `change.incs`). */
+export interface ObjectRegisters {
+  readonly change: Change;
+  readonly opSeqs: readonly number[];
+}
+
+/** Narrows an object's registers to what one peer needs; undefined when nothing is left. */
+export function selectChange(regs: ObjectRegisters, sel: ChangeSelection): Change | undefined {
+  const { change: c, opSeqs } = regs;
+  const only = sel.onlyNode;
+  const skipNode = sel.skipNode;
+  if (skipNode === undefined && only === undefined && sel.opsAfterSeq === undefined && !sel.opIds) return c;
+  const keep = (v: Version) => v.n !== skipNode && (only === undefined || v.n === only);
+  let fields: Record<string, FieldWrite> | undefined;
+  for (const f in c.fields) {
+    const w = c.fields[f];
+    if (keep(w.ver)) (fields ??= {})[f] = w;
+  }
+  let bases: Record<string, FieldWrite> | undefined;
+  for (const f in c.bases) {
+    const w = c.bases[f];
+    if (keep(w.ver)) (bases ??= {})[f] = w;
+  }
+  let incs: CounterIncrement[] | undefined;
+  if (c.incs) {
+    for (let i = 0; i < c.incs.length; i++) {
+      const inc = c.incs[i];
+      if (!keep(inc.ver)) continue;
+      if (sel.opsAfterSeq !== undefined && opSeqs[i] <= sel.opsAfterSeq) continue;
+      if (sel.opIds && !sel.opIds.has(inc.op)) continue;
+      (incs ??= []).push(inc);
+    }
+  }
+  const exists = c.exists && keep(c.exists.ver) ? c.exists : undefined;
+  if (!fields && !bases && !incs && !exists) return undefined;
+  return {
+    collection: c.collection,
+    id: c.id,
+    ...(fields ? { fields } : {}),
+    ...(exists ? { exists } : {}),
+    ...(bases ? { bases } : {}),
+    ...(incs ? { incs } : {}),
+  };
+}
+
 /** A change to one object, reported to subscribers after its transaction commits. */
 export interface ChangeEvent {
   readonly collection: string;
@@ -150,13 +216,14 @@ export class ReplicaStore {
         'INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)',
       ),
       update: db.prepare(
-        'UPDATE objects SET seq = ?3, alive = ?4, doc = ?5, vers = ?6, bases = ?7, ever = ?8 WHERE collection = ?1 AND id = ?2',
+        'UPDATE objects SET seq = ?, alive = ?, doc = ?, vers = ?, bases = ?, ever = ? WHERE collection = ? AND id = ?',
       ),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
       ),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       outboxAdd: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
+      outboxDel: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       outboxRead: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       opInsert: db.prepare(
         'INSERT OR IGNORE INTO counter_ops (collection, id, field, op, delta, ver, seq) VALUES (?,?,?,?,?,?,?)',
@@ -568,51 +635,51 @@ export class ReplicaStore {
    * still counts). `skipNode`: leave out writes made by that node (it has them already). `onlyNode`:
    * only writes made by that node. `opIds`: only these increments.
    */
-  changeFor(
-    collection: string,
-    id: string,
-    opts: { opsAfterSeq?: number; skipNode?: string; onlyNode?: string; opIds?: ReadonlySet<string> } = {},
-  ): Change | undefined {
+  changeFor(collection: string, id: string, opts: ChangeSelection = {}): Change | undefined {
+    const regs = this.registersOf(collection, id, opts.opIds?.size === 0);
+    return regs && selectChange(regs, opts);
+  }
+
+  /**
+   * Every register of one object (all fields, existence, bases and the increments that still count, with
+   * the local sequence each increment was recorded at). {@link selectChange} narrows it for one peer: the
+   * hub reads an object once and serves every device from it.
+   */
+  registersOf(collection: string, id: string, withoutOps = false): ObjectRegisters | undefined {
     const def = this.collection(collection);
     const row = this.st.get.get(collection, id) as Row | undefined;
     if (!row) return undefined;
     const state = rowToState(def, row);
-    const only = opts.onlyNode;
-    const skipNode = opts.skipNode;
-    const skip = (node: string) => node === skipNode || (only !== undefined && node !== only);
     const fields: Record<string, FieldWrite> = {};
     let nFields = 0;
     for (const f of def.fieldNames) {
       const sv = state.vers[f];
-      if (!sv || skip(sv[2]) || def.fields[f].type === 'counter') continue;
+      if (!sv || def.fields[f].type === 'counter') continue;
       fields[f] = { v: state.doc[f] ?? null, ver: loadVersion(sv) };
       nFields++;
     }
     const bases: Record<string, FieldWrite> = {};
     let nBases = 0;
     for (const [f, b] of Object.entries(state.bases)) {
-      if (skip(b[3])) continue;
       bases[f] = { v: b[0], ver: loadVersion([b[1], b[2], b[3]]) };
       nBases++;
     }
     const incs: CounterIncrement[] = [];
-    const ops = opts.opIds?.size === 0 || !def.counters.length ? [] : this.ops.list(collection, id);
+    const opSeqs: number[] = [];
+    const ops = withoutOps || !def.counters.length ? [] : this.ops.list(collection, id);
     for (const o of ops) {
-      if (skip(o.ver[2]) || (opts.opsAfterSeq !== undefined && o.seq <= opts.opsAfterSeq)) continue;
-      if (opts.opIds && !opts.opIds.has(o.op)) continue;
       incs.push({ field: o.field, delta: o.delta, op: o.op, ver: loadVersion(o.ver) });
+      opSeqs.push(o.seq);
     }
-    const exists =
-      state.ever && !skip(state.ever[2]) ? { v: state.alive, ver: loadVersion(state.ever) } : undefined;
-    if (!nFields && !nBases && !incs.length && !exists) return undefined;
-    return {
+    const change: Change = {
       collection,
       id,
       ...(nFields ? { fields } : {}),
-      ...(exists ? { exists } : {}),
+      ...(state.ever ? { exists: { v: state.alive, ver: loadVersion(state.ever) } } : {}),
       ...(nBases ? { bases } : {}),
       ...(incs.length ? { incs } : {}),
     };
+    return { change, opSeqs };
   }
 
   /**
@@ -668,29 +735,33 @@ export class ReplicaStore {
    * after `afterSeq`; `seq` is the highest outbox entry each change covers, ascending, so acknowledging the
    * last `seq` acknowledges the batch.
    */
-  pendingChanges(limit: number, afterSeq = 0): { seq: number; change: Change }[] {
+  pendingChanges(limit: number, afterSeq = 0): PendingChange[] {
     const rows = this.st.outboxRead.all(afterSeq, limit) as {
       seq: number;
       collection: string;
       id: string;
       op: string | null;
     }[];
-    const groups = new Map<string, { collection: string; id: string; seq: number; ops: Set<string> }>();
+    const groups = new Map<
+      string,
+      { collection: string; id: string; seq: number; ops: Set<string>; rows: number[] }
+    >();
     for (const r of rows) {
       const k = `${r.collection}\u0000${r.id}`;
       let g = groups.get(k);
       if (!g) {
-        g = { collection: r.collection, id: r.id, seq: r.seq, ops: new Set() };
+        g = { collection: r.collection, id: r.id, seq: r.seq, ops: new Set(), rows: [] };
         groups.set(k, g);
       }
       g.seq = r.seq;
+      g.rows.push(r.seq);
       if (r.op) g.ops.add(r.op);
     }
-    const out: { seq: number; change: Change }[] = [];
+    const out: PendingChange[] = [];
     for (const g of [...groups.values()].sort((a, b) => a.seq - b.seq)) {
       if (!Object.hasOwn(this.schema.collections, g.collection)) continue;
       const change = this.changeFor(g.collection, g.id, { onlyNode: this.nodeId, opIds: g.ops });
-      if (change) out.push({ seq: g.seq, change });
+      if (change) out.push({ seq: g.seq, change, rows: g.rows });
       // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
       else
         this.db
@@ -698,6 +769,14 @@ export class ReplicaStore {
           .run(g.collection, g.id, g.seq);
     }
     return out;
+  }
+
+  /** Drops exactly these outbox entries (the `rows` of pushed {@link PendingChange}s): the hub has them. */
+  ackRows(rows: readonly number[]): void {
+    const del = this.st.outboxDel;
+    this.transaction(() => {
+      for (const r of rows) del.run(r);
+    });
   }
 
   /** Number of local writes waiting for the hub. */
@@ -785,6 +864,14 @@ export class ReplicaStore {
   setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
     if (has) this.st.viewAdd.run(peer, collection, id);
     else this.st.viewDel.run(peer, collection, id);
+  }
+
+  /** Every object recorded as held by `peer` (see {@link peerHas}). */
+  peerObjects(peer: string): { collection: string; id: string }[] {
+    return this.db.prepare('SELECT collection, id FROM peer_objects WHERE peer = ?').all(peer) as {
+      collection: string;
+      id: string;
+    }[];
   }
 
   /** Forgets everything recorded for a peer's objects (it starts over from an empty replica). */
@@ -971,16 +1058,13 @@ export class ReplicaStore {
           { collection: state.collection, id: state.id, bytes: doc.length, limit: this.maxObjectBytes },
         );
       }
-      (state.stored ? this.st.update : this.st.insert).run(
-        state.collection,
-        state.id,
-        state.seq,
-        state.alive ? 1 : 0,
-        doc,
-        versJson(def, state),
-        Object.keys(state.bases).length ? JSON.stringify(state.bases) : null,
-        state.ever ? JSON.stringify(state.ever) : null,
-      );
+      const alive = state.alive ? 1 : 0;
+      const vers = versJson(def, state);
+      const bases = Object.keys(state.bases).length ? JSON.stringify(state.bases) : null;
+      const ever = state.ever ? JSON.stringify(state.ever) : null;
+      if (state.stored)
+        this.st.update.run(state.seq, alive, doc, vers, bases, ever, state.collection, state.id);
+      else this.st.insert.run(state.collection, state.id, state.seq, alive, doc, vers, bases, ever);
     }
     this.st.setMeta.run('seq', String(this.seq));
     // The high-water mark is durable before any stamp of this transaction can leave the node.

@@ -29,6 +29,8 @@ const HUB = 'hub';
 /** Outbox entries read per push batch (about 1 MiB of 1 KB changes). */
 const PUSH_ROWS = 900;
 const PUSH_ROWS_WHEN_AHEAD = 50;
+/** Push batches on the way at once. */
+const MAX_IN_FLIGHT = 2;
 /** A push message without its changes: kind, version, batch id. */
 const PUSH_ENVELOPE_BYTES = 48;
 /** After the hub refuses a batch, wait this long before offering it again. */
@@ -42,6 +44,13 @@ export interface SyncClientOptions {
   readonly logger?: Logger;
   readonly maxMessageBytes?: number;
   readonly agentVersion?: string;
+}
+
+/** One push message and the outbox entries it carries. */
+interface PushBatch {
+  readonly batchId: string;
+  readonly changes: Change[];
+  readonly rows: number[];
 }
 
 type Handler<M extends SyncMessage> = (client: SyncClient, m: M) => void;
@@ -61,7 +70,10 @@ export class SyncClient {
   synced = false;
   lastSyncAt: number | undefined;
   maxBytes: number;
-  inFlight: { batchId: string; upTo: number; objects: { collection: string; id: string }[] } | undefined;
+  /** Push batches sent and not yet acknowledged, by batch id. */
+  readonly inFlight = new Map<string, PushBatch>();
+  /** Batches prepared from the last outbox read, not sent yet. */
+  private window: PushBatch[] = [];
   /** The hub refused a batch: its code and message, until a batch goes through. */
   refused: { code: string; message: string; at: number } | undefined;
   private scheduled = false;
@@ -76,7 +88,9 @@ export class SyncClient {
     opts.transport.on('connect', () => this.hello());
     opts.transport.on('disconnect', () => {
       this.synced = false;
-      this.inFlight = undefined; // the hub acknowledges again when the batch is offered again
+      // Unacknowledged batches are offered again after the next hello (the outbox still holds them).
+      this.inFlight.clear();
+      this.window = [];
     });
     opts.transport.on('message', (payload) => this.onMessage(payload));
     this.unsubscribe = this.store.subscribe((e) => {
@@ -133,38 +147,57 @@ export class SyncClient {
     });
   }
 
-  /** Offers the next outbox batch to the hub when connected and nothing is in flight. */
+  /**
+   * Offers outbox batches to the hub: up to {@link MAX_IN_FLIGHT} at once, so the hub merges one while
+   * the next travels. Each batch is acknowledged by exactly the outbox entries it carried.
+   */
   pushNext(): void {
-    if (this.closed || !this.synced || this.inFlight || this.retryTimer) return;
+    if (this.closed || !this.synced || this.retryTimer) return;
+    if (this.window.length === 0 && this.inFlight.size === 0) this.window = this.prepareWindow();
+    while (this.inFlight.size < MAX_IN_FLIGHT && this.window.length) {
+      const batch = this.window.shift()!;
+      this.inFlight.set(batch.batchId, batch);
+      this.send({ k: 'push', batchId: batch.batchId, changes: batch.changes });
+    }
+    if (this.inFlight.size === 0) this.notifyIdle();
+  }
+
+  /** Reads the outbox and splits it into push batches that each fit one message. */
+  private prepareWindow(): PushBatch[] {
     // A terminal whose clock ran ahead gets its writes re-stamped: small batches keep each ack (which
     // carries the hub's state of every re-stamped object) within one message.
     const rows = this.clockAhead() ? PUSH_ROWS_WHEN_AHEAD : PUSH_ROWS;
-    const pending = this.store.pendingChanges(rows);
-    if (pending.length === 0) {
-      this.notifyIdle();
-      return;
+    for (;;) {
+      const pending = this.store.pendingChanges(rows);
+      if (pending.length === 0) return [];
+      let split: Change[][];
+      try {
+        split = splitChanges(
+          pending.map((p) => p.change),
+          this.maxBytes,
+          PUSH_ENVELOPE_BYTES + this.opts.deviceId.length,
+        );
+      } catch (e) {
+        const at = isSyncError(e, 'SYNC_ERR_CHANGE_TOO_LARGE') ? (e.details.index as number) : -1;
+        const bad = pending[at]?.change;
+        if (!bad) throw e;
+        // Cannot ever fit in a message: set it aside (kept in the replica, listed) and go on with the rest.
+        this.store.quarantine(bad.collection, bad.id, 'SYNC_ERR_CHANGE_TOO_LARGE', (e as Error).message);
+        continue;
+      }
+      const batches: PushBatch[] = [];
+      let i = 0;
+      for (const changes of split) {
+        const part = pending.slice(i, i + changes.length);
+        i += changes.length;
+        batches.push({
+          batchId: `${this.opts.deviceId}:${part[part.length - 1].seq}`,
+          changes,
+          rows: part.flatMap((p) => p.rows),
+        });
+      }
+      return batches;
     }
-    let first: Change[];
-    try {
-      [first] = splitChanges(
-        pending.map((p) => p.change),
-        this.maxBytes,
-        PUSH_ENVELOPE_BYTES + this.opts.deviceId.length,
-      );
-    } catch (e) {
-      const at = isSyncError(e, 'SYNC_ERR_CHANGE_TOO_LARGE') ? (e.details.index as number) : -1;
-      const bad = pending[at]?.change;
-      if (!bad) throw e;
-      // Cannot ever fit in a message: set it aside (kept in the replica, listed) and go on with the rest.
-      this.store.quarantine(bad.collection, bad.id, 'SYNC_ERR_CHANGE_TOO_LARGE', (e as Error).message);
-      this.schedulePush();
-      return;
-    }
-    const upTo = pending[first.length - 1].seq;
-    const batchId = `${this.opts.deviceId}:${upTo}`;
-    const objects = first.map((c) => ({ collection: c.collection, id: c.id }));
-    this.inFlight = { batchId, upTo, objects };
-    this.send({ k: 'push', batchId, changes: first });
   }
 
   /** True while this replica's clock is still ahead of the hub's time beyond the allowed skew. */
@@ -201,7 +234,18 @@ export class SyncClient {
   private moreFromHub = true;
 
   private isIdle(): boolean {
-    return this.synced && !this.inFlight && !this.moreFromHub && this.store.pendingCount() === 0;
+    return (
+      this.synced &&
+      this.inFlight.size === 0 &&
+      this.window.length === 0 &&
+      !this.moreFromHub &&
+      this.store.pendingCount() === 0
+    );
+  }
+
+  /** Drops the batches not sent yet (after a refusal the outbox is read again). */
+  dropWindow(): void {
+    this.window = [];
   }
 
   private hello(): void {
@@ -266,14 +310,15 @@ function onWelcome(client: SyncClient, m: WelcomeMessage): void {
     });
   }
   client.synced = true;
-  client.inFlight = undefined;
+  client.inFlight.clear();
+  client.dropWindow();
   client.lastSyncAt = Date.now();
   client.pushNext();
 }
 
 function onAck(client: SyncClient, m: AckMessage): void {
-  const flight = client.inFlight;
-  if (flight?.batchId !== m.batchId) {
+  const batch = client.inFlight.get(m.batchId);
+  if (!batch) {
     // An ack of a batch from before a reconnect: its entries are still in the outbox and go again.
     client.log?.debug?.({ batchId: m.batchId }, 'stale ack ignored');
     return;
@@ -282,15 +327,15 @@ function onAck(client: SyncClient, m: AckMessage): void {
   store.transaction(() => {
     const mine = m.rebased.filter((r) => r.node === client.opts.deviceId);
     if (mine.length || m.state.length) store.applyRebase(mine, m.state);
-    // Only the entries of the objects this batch carried: others below upTo may not have travelled yet.
-    store.ackPending(flight.upTo, flight.objects);
+    // Exactly the entries this batch carried: a later write to the same object stays pending.
+    store.ackRows(batch.rows);
   });
   if (m.rebased.length) {
     client.log?.warn({ rebased: m.rebased.length }, 'the hub re-stamped writes: check this terminal clock');
   }
   client.refused = undefined;
   client.lastSyncAt = Date.now();
-  client.inFlight = undefined;
+  client.inFlight.delete(m.batchId);
   client.pushNext();
 }
 
@@ -318,9 +363,13 @@ function onChanges(client: SyncClient, m: ChangesMessage): void {
 
 function onReject(client: SyncClient, m: RejectMessage): void {
   client.log?.error({ code: m.code, batchId: m.batchId, object: m.object }, `hub refused: ${m.message}`);
-  const flight = client.inFlight;
-  if (!flight || (m.batchId !== undefined && m.batchId !== flight.batchId)) return;
-  client.inFlight = undefined;
+  if (client.inFlight.size === 0) return;
+  // Without a batch id the hub could not read which push it was: count it against every one in flight.
+  const ids =
+    m.batchId === undefined ? [...client.inFlight.keys()] : client.inFlight.has(m.batchId) ? [m.batchId] : [];
+  if (ids.length === 0) return;
+  for (const id of ids) client.inFlight.delete(id);
+  client.dropWindow();
   if (m.object) {
     // One object's writes are refused (outside this terminal's filter, not writable...): set them aside,
     // kept and listed, and push the rest at once.

@@ -57,6 +57,9 @@ export class MqttTransport implements Transport {
     this.client = client;
     client.on('connect', () => {
       this.attempt = 0;
+      // Sync messages are small and answered at once (a page, then a pull): Nagle's algorithm would hold
+      // each pull back for a delayed ACK (~40 ms per round trip).
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       client.subscribe(down(deviceId), { qos: 1 }, (err) => {
         if (err) {
           this.opts.logger?.error({ err }, 'cannot subscribe to the hub downlink');

@@ -2,23 +2,25 @@
  * Builds the next page of changes for one device from the hub's change feed: what it may read, through
  * its sync filter, split under the message size limit.
  *
- * For a filtered collection the hub records which objects the device holds (acknowledged pages only):
- * an object that starts matching is sent whole (a move-in: every register and every counter increment that
- * still counts); one that stops matching is evicted (a move-out). Otherwise only what changed after the
- * device's cursor travels, minus the device's own writes, which it already has.
+ * For a filtered collection the hub records which objects the device holds (acknowledged pages, and the
+ * device's own pushes): an object that starts matching is sent whole (a move-in: every register and every
+ * counter increment that still counts); one that stops matching is evicted (a move-out). Otherwise only
+ * what changed after the device's cursor travels, minus the device's own writes, which it already has.
  */
 import {
   type Change,
+  type ChangeSelection,
   type ChangesMessage,
   type EvictedObject,
   isSyncError,
   measureEnvelope,
-  type ReplicaStore,
+  selectChange,
   splitChanges,
 } from '@backroom/sync-core';
-import type { DeviceAccess } from './access.js';
+import type { Feed } from './feed.js';
+import type { DeviceSession } from './session.js';
 
-/** Rows of the change feed read per page. */
+/** Rows of the change feed scanned per page. */
 const FEED_ROWS = 2000;
 
 /** A page ready to send, with the object-holding records to commit once the device acknowledges it. */
@@ -33,20 +35,21 @@ export interface Page {
 }
 
 /**
- * The next page for a device whose acknowledged cursor is `acked`, scanning from `from` (≥ acked: pages
- * with nothing for the device are skipped without a round trip). Undefined when the feed has nothing after
- * `from`.
+ * The next page for a device whose acknowledged cursor is `session.acked`, scanning from `from`
+ * (≥ acked: stretches with nothing for the device are skipped without a round trip). Undefined when the
+ * feed has nothing after `from`. `headSeq` is the store's current sequence.
  */
 export function nextPage(
-  store: ReplicaStore,
-  access: DeviceAccess,
-  acked: number,
+  feed: Feed,
+  session: DeviceSession,
   from: number,
+  headSeq: number,
   maxBytes: number,
   onSkip?: (change: Change, why: Error) => void,
 ): Page | undefined {
-  const device = access.principal.deviceId;
-  const rows = store.changedSince(from, FEED_ROWS);
+  const access = session.access;
+  const acked = session.acked;
+  const rows = feed.after(from, FEED_ROWS);
   if (rows.length === 0) return undefined;
   const changes: Change[] = [];
   const changeSeq: number[] = [];
@@ -54,18 +57,17 @@ export function nextPage(
   const view: [string, string, boolean][] = [];
   const viewSeq: number[] = [];
   // The device holds its own writes already, except after a full resync (cursor 0).
-  const partial = acked > 0 ? { opsAfterSeq: acked, skipNode: device } : {};
+  const partial: ChangeSelection = acked > 0 ? { opsAfterSeq: acked, skipNode: session.deviceId } : {};
   for (const row of rows) {
-    const def = store.schema.collections[row.collection];
+    const def = access.collections[row.collection];
     if (!def || !access.readable(def)) continue;
     let change: Change | undefined;
     if (access.filtered(row.collection)) {
-      const holds = store.peerHas(device, row.collection, row.id);
-      const matches = row.alive ? access.sees(row.collection, JSON.parse(row.doc)) : holds;
+      const holds = session.holds(row.collection, row.id);
+      const matches = row.alive ? access.sees(row.collection, row.doc()) : holds;
       if (matches) {
-        change = holds
-          ? store.changeFor(row.collection, row.id, partial)
-          : store.changeFor(row.collection, row.id);
+        const regs = row.registers();
+        change = regs && selectChange(regs, holds ? partial : {});
         if (!holds) {
           view.push([row.collection, row.id, true]);
           viewSeq.push(row.seq);
@@ -76,7 +78,8 @@ export function nextPage(
         viewSeq.push(row.seq);
       }
     } else {
-      change = store.changeFor(row.collection, row.id, partial);
+      const regs = row.registers();
+      change = regs && selectChange(regs, partial);
     }
     if (change) {
       changes.push(change);
@@ -85,12 +88,11 @@ export function nextPage(
   }
   let cursor = rows[rows.length - 1].seq;
   let pageChanges = changes;
-  const evictList = evict.map(({ collection, id }) => ({ collection, id }));
   const envelope = measureEnvelope({
     k: 'changes',
     since: String(acked),
     changes: [],
-    evict: evictList,
+    evict: evict.map(({ collection, id }) => ({ collection, id })),
     cursor: String(cursor),
     more: true,
   });
@@ -124,7 +126,7 @@ export function nextPage(
       changes: pageChanges,
       evict: evictInPage,
       cursor: String(cursor),
-      more: cursor < store.currentSeq(),
+      more: cursor < headSeq,
     },
     cursor,
     view: viewInPage,

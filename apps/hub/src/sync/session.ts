@@ -27,8 +27,13 @@ export class DeviceSession {
   constructor(
     readonly principal: DevicePrincipal,
     public access: DeviceAccess,
+    private readonly store: ReplicaStore,
   ) {}
 
+  /** The device was told it is caught up (an empty page with `more: false`) since its last page. */
+  toldCaughtUp = false;
+  /** Objects of filtered collections the device holds (loaded from the store on first use). */
+  private held: Set<string> | undefined;
   private persisted = -1;
   private persistedAt = 0;
 
@@ -36,11 +41,32 @@ export class DeviceSession {
     return this.principal.deviceId;
   }
 
+  /** Whether the device holds an object of a filtered collection. */
+  holds(collection: string, id: string): boolean {
+    this.held ??= new Set(this.store.peerObjects(this.deviceId).map((o) => `${o.collection}\u0000${o.id}`));
+    return this.held.has(`${collection}\u0000${id}`);
+  }
+
+  /** Records that the device holds (or no longer holds) an object, in memory and in the store. */
+  setHolds(collection: string, id: string, has: boolean): void {
+    this.holds(collection, id);
+    this.store.setPeerHas(this.deviceId, collection, id, has);
+    if (has) this.held!.add(`${collection}\u0000${id}`);
+    else this.held!.delete(`${collection}\u0000${id}`);
+  }
+
+  /** Forgets what the device holds (it starts over from an empty replica). */
+  clearHolds(): void {
+    this.store.clearPeerObjects(this.deviceId);
+    this.held = new Set();
+  }
+
   /**
    * Stores the device's cursor as its peer cursor (what tombstone collection waits for). Without `now`,
    * only every few seconds: idle devices move their cursor on every commit of the store.
    */
-  persist(store: ReplicaStore, now: boolean): void {
+  persist(now: boolean): void {
+    const store = this.store;
     const cursor = this.inFlight ? this.acked : this.scanned;
     if (cursor === this.persisted) return;
     const t = Date.now();

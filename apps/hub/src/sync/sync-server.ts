@@ -29,6 +29,7 @@ import type { DeviceChannel } from '../broker/device-channel.js';
 import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
 import { DeviceAccess, type FilterTable } from './access.js';
+import { Feed } from './feed.js';
 import { nextPage } from './pages.js';
 import { checkPush } from './push-guard.js';
 import { DeviceSession } from './session.js';
@@ -63,6 +64,8 @@ export class SyncServer {
   readonly store: ReplicaStore;
   readonly sessions = new Map<string, DeviceSession>();
   readonly maxMessageBytes: number;
+  /** The change feed, read once for every device. */
+  readonly feed: Feed;
   private readonly gcTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private closed = false;
@@ -79,6 +82,7 @@ export class SyncServer {
       outbox: false,
       logger: logger.child({ component: 'store' }),
     });
+    this.feed = new Feed(this.store);
     channel.onMessage((deviceId, payload, principal) => this.onMessage(deviceId, payload, principal));
     channel.onConnect((p) => this.onConnect(p));
     channel.onDisconnect((id) => this.onDisconnect(id));
@@ -164,6 +168,8 @@ export class SyncServer {
     }
     for (const s of this.sessions.values()) if (s.online) min = Math.min(min, s.acked);
     const n = this.store.collectTombstones(min);
+    // Collected rows leave the store's feed without a newer row to supersede them: drop the cache.
+    if (n > 0) this.feed.reset();
     if (n > 0)
       this.log.info({ collected: n, horizon: this.store.tombstoneHorizon() }, 'tombstones collected');
     return n;
@@ -216,7 +222,11 @@ export class SyncServer {
   private session(principal: DevicePrincipal): DeviceSession {
     let s = this.sessions.get(principal.deviceId);
     if (!s) {
-      s = new DeviceSession(principal, new DeviceAccess(principal, this.opts.schema, this.opts.filters, {}));
+      s = new DeviceSession(
+        principal,
+        new DeviceAccess(principal, this.opts.schema, this.opts.filters, {}),
+        this.store,
+      );
       this.sessions.set(principal.deviceId, s);
     }
     return s;
@@ -247,10 +257,10 @@ export class SyncServer {
       let page: ReturnType<typeof nextPage>;
       try {
         page = nextPage(
-          this.store,
-          session.access,
-          session.acked,
+          this.feed,
+          session,
           session.scanned,
+          this.store.currentSeq(),
           this.maxMessageBytes,
           (c, why) =>
             this.log.error(
@@ -265,12 +275,26 @@ export class SyncServer {
       }
       if (!page) {
         // Caught up: the stretch scanned held nothing for the device, so its cursor may move (for GC).
-        session.persist(this.store, false);
+        session.persist(false);
+        if (!session.toldCaughtUp) {
+          // Say so once, so the device knows nothing more is coming (its `idle()`, its status).
+          session.toldCaughtUp = true;
+          session.inFlight = { cursor: session.scanned, view: [] };
+          this.send(session, {
+            k: 'changes',
+            since: String(session.acked),
+            changes: [],
+            evict: [],
+            cursor: String(session.scanned),
+            more: false,
+          });
+        }
         return;
       }
       session.scanned = page.cursor;
       if (page.empty) continue;
       session.inFlight = { cursor: page.cursor, view: page.view };
+      session.toldCaughtUp = !page.message.more;
       this.send(session, page.message);
       return;
     }
@@ -323,16 +347,17 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
   const resync = (cursor > 0 && cursor < horizon && effective < horizon) || cursor > store.currentSeq();
   if (resync || cursor === 0) {
     cursor = 0;
-    store.clearPeerObjects(session.deviceId);
+    session.clearHolds();
   }
   session.acked = cursor;
   session.scanned = cursor;
   session.inFlight = undefined;
+  session.toldCaughtUp = false;
   session.greeted = true;
   session.online = true;
   const hubTime = Date.now();
   session.clockSkewMs = m.wallTime - hubTime;
-  session.persist(store, true);
+  session.persist(true);
   server.send(session, {
     k: 'welcome',
     hubId: HUB_NODE_ID,
@@ -352,7 +377,17 @@ function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage):
   if (!session.greeted) throw new SyncError('SYNC_ERR_PROTOCOL', 'push before hello', {});
   const { store } = server;
   checkPush(store, session.access, m.changes);
-  const result = store.applyRemote(m.changes);
+  const access = session.access;
+  const result = store.transaction(() => {
+    const applied = store.applyRemote(m.changes);
+    // The device holds what it pushed: pages will not send its own objects back to it.
+    for (const c of m.changes) {
+      if (!access.filtered(c.collection) || session.holds(c.collection, c.id)) continue;
+      const now = store.get(c.collection, c.id);
+      if (now && access.sees(c.collection, now)) session.setHolds(c.collection, c.id, true);
+    }
+    return applied;
+  });
   let state: Change[] = [];
   let rebased: RebasedStamp[] = [];
   if (result.rebased.length) {
@@ -386,7 +421,7 @@ function handlePull(server: SyncServer, session: DeviceSession, m: PullMessage):
   const flight = session.inFlight;
   if (flight && since >= flight.cursor) {
     // The device has the page: now record which objects it holds.
-    for (const [c, id, has] of flight.view) server.store.setPeerHas(session.deviceId, c, id, has);
+    for (const [c, id, has] of flight.view) session.setHolds(c, id, has);
     session.inFlight = undefined;
   }
   if (since < session.acked || (flight && since < flight.cursor)) {
@@ -397,7 +432,7 @@ function handlePull(server: SyncServer, session: DeviceSession, m: PullMessage):
   session.acked = since;
   session.scanned = Math.max(session.scanned, since);
   session.lastSyncAt = Date.now();
-  session.persist(server.store, true);
+  session.persist(true);
   server.wake(session);
 }
 
