@@ -81,12 +81,16 @@ export function selectChange(regs: ObjectRegisters, sel: ChangeSelection): Chang
   let fields: Record<string, FieldWrite> | undefined;
   for (const f in c.fields) {
     const w = c.fields[f];
-    if (keep(w.ver)) (fields ??= {})[f] = w;
+    if (!keep(w.ver)) continue;
+    fields ??= {};
+    fields[f] = w;
   }
   let bases: Record<string, FieldWrite> | undefined;
   for (const f in c.bases) {
     const w = c.bases[f];
-    if (keep(w.ver)) (bases ??= {})[f] = w;
+    if (!keep(w.ver)) continue;
+    bases ??= {};
+    bases[f] = w;
   }
   let incs: CounterIncrement[] | undefined;
   if (c.incs) {
@@ -95,7 +99,8 @@ export function selectChange(regs: ObjectRegisters, sel: ChangeSelection): Chang
       if (!keep(inc.ver)) continue;
       if (sel.opsAfterSeq !== undefined && opSeqs[i] <= sel.opsAfterSeq) continue;
       if (sel.opIds && !sel.opIds.has(inc.op)) continue;
-      (incs ??= []).push(inc);
+      incs ??= [];
+      incs.push(inc);
     }
   }
   const exists = c.exists && keep(c.exists.ver) ? c.exists : undefined;

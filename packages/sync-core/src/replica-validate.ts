@@ -38,7 +38,8 @@ export function checkFields(
   let problems: string[] | undefined;
   for (const f in fields) {
     if (f !== 'id' && f !== '_meta' && !Object.hasOwn(def.fields, f)) {
-      (problems ??= []).push(`${f}: not a field of ${def.name}`);
+      problems ??= [];
+      problems.push(`${f}: not a field of ${def.name}`);
     }
   }
   // In declaration order, so the stored document needs no reordering; with `fill` (a PUT), every
@@ -53,8 +54,10 @@ export function checkFields(
     }
     const v = fields[f] === undefined ? null : fields[f];
     const p = checkFieldValue(fd, v);
-    if (p) (problems ??= []).push(`${f}: ${p}`);
-    else out[f] = v;
+    if (p) {
+      problems ??= [];
+      problems.push(`${f}: ${p}`);
+    } else out[f] = v;
   }
   if (problems) {
     throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid ${def.name} object: ${problems.join('; ')}`, {

@@ -56,8 +56,12 @@ export function nextPage(
   const evict: (EvictedObject & { seq: number })[] = [];
   const view: [string, string, boolean][] = [];
   const viewSeq: number[] = [];
-  // The device holds its own writes already, except after a full resync (cursor 0).
-  const partial: ChangeSelection = acked > 0 ? { opsAfterSeq: acked, skipNode: session.deviceId } : {};
+  // The device holds its own writes already, except after a full resync (cursor 0): then only those of
+  // the objects it pushed since.
+  const partial: ChangeSelection = { opsAfterSeq: acked, skipNode: session.deviceId };
+  const mine: ChangeSelection = { skipNode: session.deviceId };
+  const own = (c: string, id: string) =>
+    acked > 0 ? partial : session.pushed.has(`${c}\u0000${id}`) ? mine : {};
   for (const row of rows) {
     const def = access.collections[row.collection];
     if (!def || !access.readable(def)) continue;
@@ -67,7 +71,7 @@ export function nextPage(
       const matches = row.alive ? access.sees(row.collection, row.doc()) : holds;
       if (matches) {
         const regs = row.registers();
-        change = regs && selectChange(regs, holds ? partial : {});
+        change = regs && selectChange(regs, holds ? own(row.collection, row.id) : {});
         if (!holds) {
           view.push([row.collection, row.id, true]);
           viewSeq.push(row.seq);
@@ -79,7 +83,7 @@ export function nextPage(
       }
     } else {
       const regs = row.registers();
-      change = regs && selectChange(regs, partial);
+      change = regs && selectChange(regs, own(row.collection, row.id));
     }
     if (change) {
       changes.push(change);

@@ -32,6 +32,11 @@ export class DeviceSession {
 
   /** The device was told it is caught up (an empty page with `more: false`) since its last page. */
   toldCaughtUp = false;
+  /**
+   * Objects the device pushed since its hello: it holds every one of its own registers of them (a push
+   * carries all of them), so pages may leave those out even right after a full resync.
+   */
+  readonly pushed = new Set<string>();
   /** Objects of filtered collections the device holds (loaded from the store on first use). */
   private held: Set<string> | undefined;
   private persisted = -1;

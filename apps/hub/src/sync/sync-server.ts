@@ -353,6 +353,7 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
   session.scanned = cursor;
   session.inFlight = undefined;
   session.toldCaughtUp = false;
+  session.pushed.clear();
   session.greeted = true;
   session.online = true;
   const hubTime = Date.now();
@@ -382,6 +383,7 @@ function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage):
     const applied = store.applyRemote(m.changes);
     // The device holds what it pushed: pages will not send its own objects back to it.
     for (const c of m.changes) {
+      session.pushed.add(`${c.collection}\u0000${c.id}`);
       if (!access.filtered(c.collection) || session.holds(c.collection, c.id)) continue;
       const now = store.get(c.collection, c.id);
       if (now && access.sees(c.collection, now)) session.setHolds(c.collection, c.id, true);
