@@ -11,7 +11,11 @@ export interface FeedRow {
   readonly collection: string;
   readonly id: string;
   readonly alive: boolean;
-  /** The object's fields (parsed once). */
+  /** `collection\u0000id`. */
+  readonly key: string;
+  /** Set when every register of the object was written by this one node (see `ChangedObject`). */
+  readonly soleWriter: string | undefined;
+  /** The fields the sync filters read (parsed once). */
   doc(): Readonly<Record<string, unknown>>;
   /** Every register of the object (read once); undefined when it is gone. */
   registers(): ObjectRegisters | undefined;
@@ -19,6 +23,7 @@ export interface FeedRow {
 
 class Entry implements FeedRow {
   stale = false;
+  readonly key: string;
   private parsed: Record<string, unknown> | undefined;
   private regs: ObjectRegisters | undefined | null = null;
 
@@ -29,7 +34,10 @@ class Entry implements FeedRow {
     readonly id: string,
     readonly alive: boolean,
     private readonly text: string,
-  ) {}
+    readonly soleWriter: string | undefined,
+  ) {
+    this.key = `${collection}\u0000${id}`;
+  }
 
   doc(): Readonly<Record<string, unknown>> {
     this.parsed ??= JSON.parse(this.text) as Record<string, unknown>;
@@ -54,8 +62,13 @@ export class Feed {
   private to: number;
   private staleCount = 0;
 
+  /**
+   * @param project per filtered collection, the fields its sync filters read: only those are fetched
+   *   and parsed for filter checks.
+   */
   constructor(
     private readonly store: ReplicaStore,
+    private readonly project: Readonly<Record<string, readonly string[]>>,
     private readonly maxRows = 50_000,
   ) {
     this.from = this.to = store.currentSeq();
@@ -66,8 +79,8 @@ export class Feed {
     this.refill();
     if (seq < this.from) {
       return this.store
-        .changedSince(seq, limit)
-        .map((r) => new Entry(this.store, r.seq, r.collection, r.id, r.alive, r.doc));
+        .changedSince(seq, limit, this.project)
+        .map((r) => new Entry(this.store, r.seq, r.collection, r.id, r.alive, r.doc, r.soleWriter));
     }
     let lo = 0;
     let hi = this.rows.length;
@@ -93,20 +106,20 @@ export class Feed {
   private refill(): void {
     for (;;) {
       if (this.store.currentSeq() <= this.to) return;
-      const fresh = this.store.changedSince(this.to, READ_ROWS);
+      const fresh = this.store.changedSince(this.to, READ_ROWS, this.project);
       if (fresh.length === 0) {
         this.to = this.store.currentSeq();
         return;
       }
       for (const r of fresh) {
-        const key = `${r.collection}\u0000${r.id}`;
+        const e = new Entry(this.store, r.seq, r.collection, r.id, r.alive, r.doc, r.soleWriter);
+        const key = e.key;
         const old = this.byKey.get(key);
         if (old) {
           // The object moved on: its earlier row is no longer in the store's feed.
           old.stale = true;
           this.staleCount++;
         }
-        const e = new Entry(this.store, r.seq, r.collection, r.id, r.alive, r.doc);
         this.rows.push(e);
         this.byKey.set(key, e);
         this.to = r.seq;

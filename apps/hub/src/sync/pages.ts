@@ -17,7 +17,7 @@ import {
   selectChange,
   splitChanges,
 } from '@backroom/sync-core';
-import type { Feed } from './feed.js';
+import type { Feed, FeedRow } from './feed.js';
 import type { DeviceSession } from './session.js';
 
 /** Rows of the change feed scanned per page. */
@@ -60,18 +60,22 @@ export function nextPage(
   // the objects it pushed since.
   const partial: ChangeSelection = { opsAfterSeq: acked, skipNode: session.deviceId };
   const mine: ChangeSelection = { skipNode: session.deviceId };
-  const own = (c: string, id: string) =>
-    acked > 0 ? partial : session.pushed.has(`${c}\u0000${id}`) ? mine : {};
+  const own = (key: string) => (acked > 0 ? partial : session.pushed.has(key) ? mine : {});
+  const pick = (row: FeedRow, sel: ChangeSelection, hasCounters: boolean): Change | undefined => {
+    // Only the device's own writes, and no counters: nothing to send, no need to read the registers.
+    if (sel.skipNode !== undefined && row.soleWriter === sel.skipNode && !hasCounters) return undefined;
+    const regs = row.registers();
+    return regs && selectChange(regs, sel);
+  };
   for (const row of rows) {
     const def = access.collections[row.collection];
     if (!def || !access.readable(def)) continue;
     let change: Change | undefined;
     if (access.filtered(row.collection)) {
-      const holds = session.holds(row.collection, row.id);
+      const holds = session.holdsKey(row.key);
       const matches = row.alive ? access.sees(row.collection, row.doc()) : holds;
       if (matches) {
-        const regs = row.registers();
-        change = regs && selectChange(regs, holds ? own(row.collection, row.id) : {});
+        change = pick(row, holds ? own(row.key) : {}, def.counters.length > 0);
         if (!holds) {
           view.push([row.collection, row.id, true]);
           viewSeq.push(row.seq);
@@ -82,8 +86,7 @@ export function nextPage(
         viewSeq.push(row.seq);
       }
     } else {
-      const regs = row.registers();
-      change = regs && selectChange(regs, own(row.collection, row.id));
+      change = pick(row, own(row.key), def.counters.length > 0);
     }
     if (change) {
       changes.push(change);

@@ -27,8 +27,17 @@ function refuse(c: Change, why: string): SyncError {
   });
 }
 
-/** @throws SyncError (`SYNC_ERR_FORBIDDEN`, `SYNC_ERR_UNKNOWN_COLLECTION`) naming the first bad change. */
-export function checkPush(store: ReplicaStore, access: DeviceAccess, changes: readonly Change[]): void {
+/**
+ * @returns the objects of filtered collections that will be the device's after the push (their fields
+ *   pass its filter), keyed `collection\u0000id`.
+ * @throws SyncError (`SYNC_ERR_FORBIDDEN`, `SYNC_ERR_UNKNOWN_COLLECTION`) naming the first bad change.
+ */
+export function checkPush(
+  store: ReplicaStore,
+  access: DeviceAccess,
+  changes: readonly Change[],
+): Set<string> {
+  const visible = new Set<string>();
   const device = access.principal.deviceId;
   for (const c of changes) {
     let def: CollectionDef;
@@ -78,9 +87,11 @@ export function checkPush(store: ReplicaStore, access: DeviceAccess, changes: re
         for (const f in c.fields) after[f] = c.fields[f].v;
         if (!access.sees(def.name, after))
           throw refuse(c, "the write would put it outside this device's sync filter");
-      }
+        visible.add(`${def.name}\u0000${c.id}`);
+      } else if (current) visible.add(`${def.name}\u0000${c.id}`);
     }
   }
+  return visible;
 }
 
 /** The highest precedence a write of this device may carry for this object. */

@@ -48,8 +48,13 @@ export class DeviceSession {
 
   /** Whether the device holds an object of a filtered collection. */
   holds(collection: string, id: string): boolean {
+    return this.holdsKey(`${collection}\u0000${id}`);
+  }
+
+  /** {@link holds} by `collection\u0000id` key. */
+  holdsKey(key: string): boolean {
     this.held ??= new Set(this.store.peerObjects(this.deviceId).map((o) => `${o.collection}\u0000${o.id}`));
-    return this.held.has(`${collection}\u0000${id}`);
+    return this.held.has(key);
   }
 
   /** Records that the device holds (or no longer holds) an object, in memory and in the store. */

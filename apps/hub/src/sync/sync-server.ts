@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeMessage,
   encodeMessage,
+  filterFields,
   type HelloMessage,
   isSyncError,
   type PullMessage,
@@ -82,7 +83,9 @@ export class SyncServer {
       outbox: false,
       logger: logger.child({ component: 'store' }),
     });
-    this.feed = new Feed(this.store);
+    const project: Record<string, string[]> = {};
+    for (const [c, f] of opts.filters) project[c] = filterFields(f);
+    this.feed = new Feed(this.store, project);
     channel.onMessage((deviceId, payload, principal) => this.onMessage(deviceId, payload, principal));
     channel.onConnect((p) => this.onConnect(p));
     channel.onDisconnect((id) => this.onDisconnect(id));
@@ -377,18 +380,15 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
 function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage): void {
   if (!session.greeted) throw new SyncError('SYNC_ERR_PROTOCOL', 'push before hello', {});
   const { store } = server;
-  checkPush(store, session.access, m.changes);
-  const access = session.access;
-  const result = store.transaction(() => {
-    const applied = store.applyRemote(m.changes);
-    // The device holds what it pushed: pages will not send its own objects back to it.
+  const visible = checkPush(store, session.access, m.changes);
+  const result = store.applyRemote(m.changes);
+  // The device holds what it pushed: pages will not send its own objects back to it.
+  store.transaction(() => {
     for (const c of m.changes) {
-      session.pushed.add(`${c.collection}\u0000${c.id}`);
-      if (!access.filtered(c.collection) || session.holds(c.collection, c.id)) continue;
-      const now = store.get(c.collection, c.id);
-      if (now && access.sees(c.collection, now)) session.setHolds(c.collection, c.id, true);
+      const key = `${c.collection}\u0000${c.id}`;
+      session.pushed.add(key);
+      if (visible.has(key) && !session.holds(c.collection, c.id)) session.setHolds(c.collection, c.id, true);
     }
-    return applied;
   });
   let state: Change[] = [];
   let rebased: RebasedStamp[] = [];
