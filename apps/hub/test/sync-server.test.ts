@@ -165,9 +165,17 @@ test('a terminal away longer than the tombstone retention is resynced and cannot
     });
   store.put('orders', 'O-1', { status: 'open', total: 10 });
   store.put('orders', 'O-2', { status: 'open', total: 20 });
+  // A catalogue larger than one page, so the resync below takes several pages.
+  store.transaction(() => {
+    for (let i = 0; i < 2100; i++) store.put('products', `SKU-${i}`, { name: `item ${i}`, price: 1 });
+  });
   let agent = await start();
   await agent.idle();
   assert.equal(agent.store.get('orders', 'O-1')!.total, 10);
+  // The till's own order, synced long ago: after the resync it must come back to it (a later page).
+  agent.store.put('orders', 'O-mine', { status: 'open', total: 7 });
+  await agent.idle();
+  assert.equal(store.get('orders', 'O-mine')!.total, 7);
   await agent.close();
 
   // While the till is away: it edits O-1 offline (its replica file, as the agent would)...
@@ -200,6 +208,8 @@ test('a terminal away longer than the tombstone retention is resynced and cannot
   // Its other offline work arrived, and it has everything the hub has.
   assert.equal(store.get('orders', 'O-new')!.total, 1);
   assert.equal(agent.store.get('orders', 'O-3')!.total, 30);
+  assert.equal(agent.store.get('orders', 'O-mine')!.total, 7);
+  assert.equal(agent.store.count('products'), 2100);
   // (The set-aside edit stays in the till's file as a hidden row, so compare what both show.)
   const live = (s: ReplicaStore) => s.query('orders', { sort: ['id'] }).objects;
   assert.deepEqual(live(agent.store), live(store));

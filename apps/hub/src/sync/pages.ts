@@ -56,11 +56,13 @@ export function nextPage(
   const evict: (EvictedObject & { seq: number })[] = [];
   const view: [string, string, boolean][] = [];
   const viewSeq: number[] = [];
-  // The device holds its own writes already, except after a full resync (cursor 0): then only those of
-  // the objects it pushed since.
+  // The device holds its own writes already, except in a session that began from cursor 0 (a first sync
+  // or a full resync): then only those of the objects it pushed in this session.
   const partial: ChangeSelection = { opsAfterSeq: acked, skipNode: session.deviceId };
   const mine: ChangeSelection = { skipNode: session.deviceId };
-  const own = (key: string) => (acked > 0 ? partial : session.pushed.has(key) ? mine : {});
+  const everything: ChangeSelection = {};
+  const own = (key: string) =>
+    session.pushed.has(key) ? (session.fromZero ? mine : partial) : session.fromZero ? everything : partial;
   const pick = (row: FeedRow, sel: ChangeSelection, hasCounters: boolean): Change | undefined => {
     // Only the device's own writes, and no counters: nothing to send, no need to read the registers.
     if (sel.skipNode !== undefined && row.soleWriter === sel.skipNode && !hasCounters) return undefined;

@@ -30,6 +30,11 @@ export class DeviceSession {
     private readonly store: ReplicaStore,
   ) {}
 
+  /**
+   * The session began from cursor 0 (a first sync or a full resync): the device does not hold its own
+   * earlier writes, so pages must send them, except for objects it pushed in this session.
+   */
+  fromZero = false;
   /** The device was told it is caught up (an empty page with `more: false`) since its last page. */
   toldCaughtUp = false;
   /**

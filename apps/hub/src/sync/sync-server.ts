@@ -354,6 +354,7 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
   }
   session.acked = cursor;
   session.scanned = cursor;
+  session.fromZero = cursor === 0;
   session.inFlight = undefined;
   session.toldCaughtUp = false;
   session.pushed.clear();
