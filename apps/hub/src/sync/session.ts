@@ -16,7 +16,7 @@ export class DeviceSession {
   /** Set once the device said hello on this connection. */
   greeted = false;
   online = true;
-  /** Estimated device clock minus hub clock, ms (from hello and time probes). */
+  /** Estimated device clock minus hub clock, ms (from the wall time in its hello). */
   clockSkewMs = 0;
   /** The device sent stamps beyond the allowed skew (they were rebased). */
   flagged = false;
