@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -135,6 +136,142 @@ test('errors: the error shape with sync-core codes, never a stack trace', async 
     403,
     'SYNC_ERR_FORBIDDEN',
   );
+});
+
+/** A 10 MB order: over the API's default body limit of 8 MiB. */
+const TEN_MB_ORDER = Buffer.from(JSON.stringify({ status: 'open', note: 'x'.repeat(10 * 1024 * 1024) }));
+
+/**
+ * Sends a request over a raw socket: the head, then (once the whole answer has arrived, as a slow client
+ * would see it) `body`, then ends. Resolves with the answer and any socket error.
+ */
+function sendAfterAnswer(port: number, head: string, body: Buffer) {
+  return new Promise<{ status: number; headers: string; body: string; error?: string }>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let raw = Buffer.alloc(0);
+    let answered = false;
+    let error: string | undefined;
+    const parse = () => {
+      const text = raw.toString('utf8');
+      const end = text.indexOf('\r\n\r\n');
+      const headers = end < 0 ? text : text.slice(0, end);
+      const length = Number(/^content-length:\s*(\d+)/im.exec(headers)?.[1] ?? Number.NaN);
+      return { headers, body: end < 0 ? '' : text.slice(end + 4), length };
+    };
+    socket.on('data', (chunk) => {
+      raw = Buffer.concat([raw, chunk]);
+      const r = parse();
+      if (!answered && Buffer.byteLength(r.body) >= r.length) {
+        answered = true;
+        socket.end(body);
+      }
+    });
+    socket.on('error', (e) => {
+      error = (e as NodeJS.ErrnoException).code ?? e.message;
+    });
+    socket.on('close', () => {
+      const r = parse();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(r.headers)?.[1] ?? 0), ...r, error });
+    });
+    socket.write(head);
+  });
+}
+
+test('a 10 MB body gets 413 with the error envelope, and the client may finish sending it', async (t) => {
+  const { api } = await startApi(t);
+  const head =
+    'PUT /v1/collections/orders/objects/O-1 HTTP/1.1\r\n' +
+    `Host: 127.0.0.1:${api.port}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${TEN_MB_ORDER.length}\r\n\r\n`;
+  // The API answers from the Content-Length alone; the client sends the body after reading the answer.
+  const r = await sendAfterAnswer(api.port, head, TEN_MB_ORDER);
+  assert.equal(r.error, undefined, 'the connection is not reset while the client sends the rest');
+  assert.equal(r.status, 413, r.headers);
+  assertError(
+    { status: r.status, text: r.body, body: JSON.parse(r.body) },
+    413,
+    'SYNC_ERR_PAYLOAD_TOO_LARGE',
+  );
+});
+
+test('HTTP clients in another process sending 10 MB all at once read the 413, never a reset', async (t) => {
+  const { api, store } = await startApi(t);
+  // A separate process, so the client writes while the API answers (in one event loop they take turns).
+  const client = `
+    import { request } from 'node:http';
+    const [url, mode] = process.argv.slice(1);
+    const body = Buffer.from(JSON.stringify({ status: 'open', note: 'x'.repeat(10 * 1024 * 1024) }));
+    const headers = { 'content-type': 'application/json' };
+    if (mode === 'content-length') headers['content-length'] = body.length;
+    const send = () =>
+      mode === 'fetch'
+        ? fetch(url, { method: 'PUT', body, headers }).then(async (r) => ({ status: r.status, text: await r.text() }))
+        : new Promise((resolve, reject) => {
+            const req = request(url, { method: 'PUT', headers }, (res) => {
+              let text = '';
+              res.on('data', (c) => (text += c));
+              res.on('end', () => resolve({ status: res.statusCode, text }));
+            });
+            req.on('error', reject);
+            req.end(body);
+          });
+    const out = [];
+    for (let i = 0; i < 3; i++) out.push(await send().catch((e) => ({ error: e.cause?.code ?? e.code ?? e.message })));
+    process.stdout.write(JSON.stringify(out));
+  `;
+  const url = `${api.url}/v1/collections/orders/objects/O-1`;
+  for (const mode of ['content-length', 'chunked', 'fetch']) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', client, url, mode], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    const results = JSON.parse(stdout) as { status?: number; text?: string; error?: string }[];
+    for (const r of results) {
+      assert.equal(r.error, undefined, `${mode}: ${JSON.stringify(r)}`);
+      assertError(
+        { status: r.status ?? 0, text: r.text ?? '', body: JSON.parse(r.text ?? '{}') },
+        413,
+        'SYNC_ERR_PAYLOAD_TOO_LARGE',
+      );
+    }
+  }
+  assert.equal(store.get('orders', 'O-1'), undefined, 'nothing was written');
+});
+
+test('after refusing a body the API reads on for a while, then hangs up on a client that never stops', async (t) => {
+  const store = openTill(t);
+  const api = await createAgentApi({ store, status: offline, port: 0, bodyLimit: 64 * 1024 });
+  t.after(() => api.close());
+  const head =
+    'PUT /v1/collections/orders/objects/O-2 HTTP/1.1\r\n' +
+    `Host: 127.0.0.1:${api.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const socket = connect(api.port, '127.0.0.1');
+  socket.on('error', () => {});
+  let answer = '';
+  socket.on('data', (d) => {
+    answer += d;
+  });
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(head);
+  // 64 KiB chunks, forever: the API answers 413 after the first 64 KiB and hangs up after 8 x 64 KiB more.
+  const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x20), Buffer.from('\r\n')]);
+  let sent = 0;
+  let open = true;
+  void closed.then(() => {
+    open = false;
+  });
+  while (open && sent < 4096 * 0x10000) {
+    if (!socket.write(chunk))
+      await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+    sent += 0x10000;
+  }
+  await closed;
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.ok(sent < 4096 * 0x10000, `hung up after ${sent} bytes`);
 });
 
 test('GET /v1/sync/status reports the sync client, GET /health answers', async (t) => {
