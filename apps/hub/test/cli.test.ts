@@ -81,6 +81,57 @@ test('devices add prints the credential once and stores only a hash; list and re
   assert.equal(typeof after.find((d: { id: string }) => d.id === 'pos-1').revokedAt, 'number');
 });
 
+test('devices add --json and devices list --json print only JSON, for scripts', async (t) => {
+  const data = join(tempDir(t), 'data');
+  const sensor = await run(['devices', 'add', 'fridge-1', '--role', 'sensor', '--json', '--data', data]);
+  assert.equal(sensor.code, 0, sensor.stderr);
+  assert.match(sensor.stdout, /^\{.*\}\n$/, 'exactly one line of JSON on stdout');
+  const enrolled = JSON.parse(sensor.stdout);
+  assert.deepEqual(Object.keys(enrolled), ['id', 'role', 'store', 'credential']);
+  assert.deepEqual(
+    { ...enrolled, credential: '' },
+    { id: 'fridge-1', role: 'sensor', store: null, credential: '' },
+  );
+  assert.match(enrolled.credential, /^[A-Za-z0-9_-]{43}$/);
+
+  const till = await run([
+    'devices',
+    'add',
+    'pos-1',
+    '--role',
+    'pos',
+    '--store',
+    'berlin-01',
+    '--json',
+    '--data',
+    data,
+  ]);
+  assert.equal(till.code, 0, till.stderr);
+  const { credential, ...record } = JSON.parse(till.stdout);
+  assert.deepEqual(record, { id: 'pos-1', role: 'pos', store: 'berlin-01' });
+  assert.notEqual(credential, enrolled.credential);
+
+  // A script can pipe the credential straight into the agent's environment.
+  const list = await run(['devices', 'list', '--json', '--data', data]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^\[.*\]\n$/, 'one JSON array on one line');
+  const devices = JSON.parse(list.stdout) as Record<string, unknown>[];
+  assert.deepEqual(
+    devices.map((d) => [d.id, d.role, d.store, d.revokedAt, d.lastSeen, typeof d.createdAt]),
+    [
+      ['fridge-1', 'sensor', null, null, null, 'number'],
+      ['pos-1', 'pos', 'berlin-01', null, null, 'number'],
+    ],
+  );
+  assert.ok(!list.stdout.includes(credential), 'list never shows a credential');
+
+  // A failure prints nothing on stdout, so a script never parses an error as a device.
+  const dup = await run(['devices', 'add', 'pos-1', '--role', 'pos', '--json', '--data', data]);
+  assert.equal(dup.code, 1);
+  assert.equal(dup.stdout, '');
+  assert.match(dup.stderr, /already enrolled/);
+});
+
 test('devices commands refuse bad input with a clear message (in process)', async (t) => {
   const data = join(tempDir(t), 'data');
   const call = async (...argv: string[]) => {

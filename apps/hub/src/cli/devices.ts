@@ -18,6 +18,9 @@ interface DevicesArgs {
 /**
  * Runs a `devices` sub-command; `argv` starts after `devices`. Returns the exit code.
  * `add` prints the credential once; it is not stored and cannot be shown again.
+ * With `--json`, stdout carries JSON only: `add` one line `{"id","role","store","credential"}` (`store`
+ * null when not given), `list` one line holding an array of device records (`id`, `role`, `store`,
+ * `createdAt`, `revokedAt`, `lastSeen`; times in epoch milliseconds or null). Errors go to stderr.
  * @example
  * await runDevicesCommand(['add', 'pos-1', '--role', 'pos', '--data', dir], io);
  */
@@ -61,7 +64,10 @@ async function add(registry: DeviceRegistry, args: DevicesArgs, io: CliIo): Prom
   if (!args.role) throw new HubError('HUB_ERR_USAGE', '--role is required (pos, sensor or dashboard)');
   const { device, credential } = await registry.add({ id: args.id, role: args.role, store: args.store });
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ ...device, credential })}\n`);
+    // One line, these four fields only: `| jq -r .credential` in a script, nothing else to skip over.
+    io.stdout.write(
+      `${JSON.stringify({ id: device.id, role: device.role, store: device.store, credential })}\n`,
+    );
   } else {
     io.stdout.write(
       `Enrolled ${device.id} (role ${device.role}${device.store ? `, store ${device.store}` : ''}).\n` +
