@@ -24,7 +24,10 @@ export interface HubContext {
   readonly logger: HubLogger;
   /** Devices: their sync messages, telemetry, presence; sending to them. */
   readonly channel: DeviceChannel;
-  /** The HTTP server, not listening yet: register routes here. Every route requires auth unless `config.public`. */
+  /**
+   * The HTTP server, not listening yet: register routes here. Every route requires credentials and, unless
+   * listed in access/routes.ts, the admin role.
+   */
   readonly fastify: FastifyInstance;
   readonly registry: DeviceRegistry;
   readonly metrics: HubMetrics;
@@ -116,9 +119,11 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
       devices: registry,
       adminToken: adminToken.token,
       jwt,
+      allowAdminJwt: config.jwt?.allowAdmin ?? false,
       insecureNoAuth: config.insecureNoAuth,
     });
     const metrics = createHubMetrics();
+    metrics.observeLogins(() => authenticator.guard.stats);
 
     const broker: HubBroker = await createBroker({
       authenticator,

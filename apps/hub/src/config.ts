@@ -39,6 +39,8 @@ export const JwtConfigSchema = Type.Object(
       minItems: 1,
       default: ['RS256', 'ES256'],
     }),
+    /** A token whose `role` claim is `admin` gets admin rights. Off by default: only the admin token does. */
+    allowAdmin: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 );

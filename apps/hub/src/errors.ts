@@ -11,14 +11,8 @@ export const HubErrorCodes = {
   HUB_ERR_UNAUTHORIZED: 401,
   /** Authenticated, but not allowed to do this. */
   HUB_ERR_FORBIDDEN: 403,
-  /** A request that does not match the route's schema, or a body that is not valid JSON. */
-  HUB_ERR_BAD_REQUEST: 400,
-  /** No route for this method and path. */
-  HUB_ERR_NOT_FOUND: 404,
-  /** A request body larger than the server accepts. */
-  HUB_ERR_PAYLOAD_TOO_LARGE: 413,
-  /** An unexpected failure inside the hub; the details are in the hub's log, never in the response. */
-  HUB_ERR_INTERNAL: 500,
+  /** Too many failed authentications from this address or for this device: refused without checking. */
+  HUB_ERR_TOO_MANY_ATTEMPTS: 429,
   /** `devices add` for a device id that is already enrolled (revoked devices included). */
   HUB_ERR_DEVICE_EXISTS: 409,
   /** A device id that is not enrolled. */

@@ -38,7 +38,7 @@ test('the admin token opens the API; the token file is mode 0600', async (t) => 
   assert.match(await metrics.text(), /backroom_mqtt_connected_devices 0/);
   const missing = await http(hub, '/v1/nothing-here', { token: hub.adminToken.token });
   assert.equal(missing.status, 404);
-  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'HUB_ERR_NOT_FOUND');
+  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'SYNC_ERR_NOT_FOUND');
 });
 
 test('GET /v1/devices lists enrolled devices with online state and last seen', async (t) => {
@@ -113,7 +113,7 @@ test('errors from routes keep their code and status and never carry a stack trac
   });
   const crash = await get('/v1/test/crash');
   assert.equal(crash.status, 500);
-  assert.equal(crash.body.error.code, 'HUB_ERR_INTERNAL');
+  assert.equal(crash.body.error.code, 'SYNC_ERR_INTERNAL');
   assert.doesNotMatch(crash.body.error.message, /secret/);
   const invalid = await get('/v1/test/validated', {
     method: 'POST',
@@ -121,14 +121,14 @@ test('errors from routes keep their code and status and never carry a stack trac
     body: '{}',
   });
   assert.equal(invalid.status, 400);
-  assert.equal(invalid.body.error.code, 'HUB_ERR_BAD_REQUEST');
+  assert.equal(invalid.body.error.code, 'SYNC_ERR_INVALID_REQUEST');
   const malformed = await get('/v1/test/validated', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{"sku":',
   });
   assert.equal(malformed.status, 400);
-  assert.equal(malformed.body.error.code, 'HUB_ERR_BAD_REQUEST');
+  assert.equal(malformed.body.error.code, 'SYNC_ERR_INVALID_REQUEST');
 });
 
 test('close() frees the ports; a failing attach makes createHub reject', async (t) => {

@@ -92,8 +92,11 @@ test('JWT from a JWKS file (RS256): accepted over MQTT and HTTP; wrong aud, iss,
     5,
   );
 
-  const ok = await http(hub, '/v1/devices', { token });
-  assert.equal(ok.status, 200);
+  // A terminal's token opens what a terminal may see, never the device list.
+  assert.equal((await http(hub, '/metrics', { token })).status, 403);
+  const listing = await http(hub, '/v1/devices', { token });
+  assert.equal(listing.status, 403);
+  assert.equal(((await listing.json()) as { error: { code: string } }).error.code, 'HUB_ERR_FORBIDDEN');
   const bad = await http(hub, '/v1/devices', { token: wrongAud });
   assert.equal(bad.status, 401);
   assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'HUB_ERR_UNAUTHORIZED');

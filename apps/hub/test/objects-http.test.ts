@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { loadSchema, ReplicaStore } from '@backroom/sync-core';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { Access, parseFilterTable } from '../src/access/access.js';
 import type { Hub } from '../src/app.js';
 import { registerHubObjectRoutes } from '../src/http/objects.js';
 import { http, startHub, tempDir } from './helpers.js';
@@ -40,7 +41,11 @@ async function hubWithObjects(t: TestContext, overrides: Json = {}): Promise<Hub
           role: 'hub',
           outbox: false,
         });
-        registerHubObjectRoutes(fastify, { store });
+        const filters = parseFilterTable(schema, {});
+        registerHubObjectRoutes(fastify, {
+          store,
+          access: (request) => new Access(request.principal!, schema, filters),
+        });
         return { close: async () => store.close() };
       },
     },
@@ -165,8 +170,8 @@ test('errors keep the error shape, a fitting status and no stack trace', async (
     404,
     'SYNC_ERR_UNKNOWN_COLLECTION',
   );
-  assertError(await call(hub, 'PUT', product, '{"name": ', token), 400, 'HUB_ERR_BAD_REQUEST');
-  assertError(await call(hub, 'PUT', product, '[1]', token), 400, 'HUB_ERR_BAD_REQUEST');
+  assertError(await call(hub, 'PUT', product, '{"name": ', token), 400, 'SYNC_ERR_INVALID_REQUEST');
+  assertError(await call(hub, 'PUT', product, '[1]', token), 400, 'SYNC_ERR_INVALID_REQUEST');
   assertError(
     await call(hub, 'POST', '/v1/collections/products/query', { filter: 'price >' }, token),
     400,
@@ -175,7 +180,7 @@ test('errors keep the error shape, a fitting status and no stack trace', async (
   assertError(
     await call(hub, 'POST', '/v1/collections/products/query', { limit: -1 }, token),
     400,
-    'HUB_ERR_BAD_REQUEST',
+    'SYNC_ERR_INVALID_REQUEST',
   );
   assertError(
     await call(hub, 'POST', '/v1/collections/inventory/increment/SKU-1', { stock: 'one' }, token),
@@ -184,12 +189,14 @@ test('errors keep the error shape, a fitting status and no stack trace', async (
   );
 });
 
-test("a JWT's role claim is the writer role: a till's price loses to the manager's", async (t) => {
+test("a JWT's role claim is the writer role: a till's price loses to an admin's", async (t) => {
   const dir = tempDir(t);
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwksFile = join(dir, 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256' }] }));
-  const hub = await hubWithObjects(t, { jwt: { jwksFile, audience: 'backroom-hub', issuer: 'test-idp' } });
+  const hub = await hubWithObjects(t, {
+    jwt: { jwksFile, audience: 'backroom-hub', issuer: 'test-idp', allowAdmin: true },
+  });
   const sign = (sub: string, role: string) =>
     new SignJWT({ role })
       .setProtectedHeader({ alg: 'ES256' })
@@ -199,7 +206,13 @@ test("a JWT's role claim is the writer role: a till's price loses to the manager
       .setExpirationTime('5m')
       .sign(privateKey);
   const till = await sign('pos-1', 'pos');
-  const manager = await sign('alice', 'manager');
+  const manager = await sign('alice', 'admin');
+  // A role the hub does not know is no role at all.
+  assertError(
+    await call(hub, 'GET', '/v1/collections', undefined, await sign('bob', 'manager')),
+    401,
+    'HUB_ERR_UNAUTHORIZED',
+  );
   const path = '/v1/collections/prices/objects/SKU-9';
 
   const first = await call(hub, 'PUT', path, { amount: 0.99, currency: 'EUR' }, till);

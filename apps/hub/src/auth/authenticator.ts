@@ -1,21 +1,40 @@
 /**
  * The `Authenticator`: who is this MQTT client, who is this HTTP caller. One place for every credential
- * kind (device credential, JWT, admin token) and for `--insecure-no-auth`.
+ * kind (device credential, JWT, admin token), for `--insecure-no-auth`, and for the rate limiting of
+ * failed attempts (./login-guard.ts), so that MQTT and HTTP resolve a caller the same way.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { type DevicePrincipal, type DeviceRole, isDeviceId, isDeviceRole } from './device.js';
 import type { DeviceRecord } from './device-registry.js';
 import { type JwtVerifier, looksLikeJwt } from './jwt.js';
+import { LoginGuard, type LoginGuardOptions } from './login-guard.js';
 
-/** Who made an HTTP request. Route-level permissions (e.g. by `role`) are up to the route. */
-export interface HttpPrincipal {
-  /** `admin`: the admin token; `jwt`: a verified JWT; `insecure`: `--insecure-no-auth`, nobody checked. */
-  readonly kind: 'admin' | 'jwt' | 'insecure';
+/** The store's operator: the admin token, an admin JWT (when allowed), or anyone under `--insecure-no-auth`. */
+export interface AdminPrincipal {
+  readonly role: 'admin';
   readonly subject: string;
-  readonly role?: string;
   readonly claims: Readonly<Record<string, unknown>>;
+  readonly method: 'admin-token' | 'jwt' | 'insecure';
 }
+
+/**
+ * Every caller of the hub, over MQTT or HTTP: the admin, or a device role (`pos`, `sensor`, `dashboard`)
+ * from a device credential or a JWT. What each may do is decided in one place (`access/access.ts`).
+ */
+export type Principal = AdminPrincipal | DevicePrincipal;
+
+/** The outcome of an authentication: a principal, or why not (a value, never a throw). */
+export type AuthOutcome<P> =
+  | { readonly ok: true; readonly principal: P }
+  | {
+      readonly ok: false;
+      /** `unauthorized`: bad or missing credentials; `rate-limited`: too many failures, not checked. */
+      readonly reason: 'unauthorized' | 'rate-limited';
+      readonly message: string;
+      /** For `rate-limited`: seconds until the source may try again. */
+      readonly retryAfterS?: number;
+    };
 
 /** The subset of the device registry the authenticator needs. */
 export interface DeviceDirectory {
@@ -28,58 +47,92 @@ export interface AuthenticatorOptions {
   readonly devices: DeviceDirectory;
   readonly adminToken: string;
   readonly jwt?: JwtVerifier;
+  /** A JWT whose `role` claim is `admin` gets admin rights (config `jwt.allowAdmin`). Default false. */
+  readonly allowAdminJwt?: boolean;
   readonly insecureNoAuth: boolean;
+  /** Tuning of the failed-attempt limiter (tests shorten it). */
+  readonly guard?: LoginGuardOptions;
 }
+
+const UNAUTHORIZED = 'unauthorized' as const;
 
 /**
  * Authenticates devices (MQTT) and callers (HTTP).
  *
  * @example
- * const principal = await authenticator.authenticateDevice('pos-1', credential);
- * if (!principal) refuse();
+ * const outcome = await authenticator.authenticateDevice('pos-1', credential, socket.remoteAddress);
+ * if (!outcome.ok) refuse(outcome.reason);
  */
 export class Authenticator {
   readonly insecureNoAuth: boolean;
+  /** The failed-attempt limiter shared by MQTT and HTTP (its `stats` feed the metrics). */
+  readonly guard: LoginGuard;
   readonly #devices: DeviceDirectory;
   readonly #adminDigest: Buffer;
   readonly #jwt?: JwtVerifier;
+  readonly #allowAdminJwt: boolean;
 
   constructor(options: AuthenticatorOptions) {
     this.#devices = options.devices;
     this.#adminDigest = digest(options.adminToken);
     this.#jwt = options.jwt;
+    this.#allowAdminJwt = options.allowAdminJwt ?? false;
     this.insecureNoAuth = options.insecureNoAuth;
+    this.guard = new LoginGuard(options.guard);
   }
 
   /**
    * A device logging in with `username` = device id and `password` = its credential, or a JWT whose `sub`
-   * equals the username. Returns null for every failure (unknown or revoked device, wrong secret, bad
-   * token, token without a usable role); never throws for bad input.
-   * For a JWT the role comes from its `role` claim, else from the registry; store likewise.
+   * equals the username. Never throws for bad input. For a JWT the role comes from its `role` claim, else
+   * from the registry; store likewise. `address` is the peer's IP address, for the rate limiting.
    */
   async authenticateDevice(
     username: string | undefined,
     password: string | Buffer | undefined,
-  ): Promise<DevicePrincipal | null> {
-    if (!isDeviceId(username) || password === undefined) return null;
+    address?: string,
+  ): Promise<AuthOutcome<DevicePrincipal>> {
+    if (!isDeviceId(username) || password === undefined) {
+      this.guard.failed(address);
+      return refused('no device id as username, or no password');
+    }
     const secret = typeof password === 'string' ? password : password.toString('utf8');
-    if (secret.length === 0 || secret.length > 16384) return null;
-
-    if (looksLikeJwt(secret)) {
-      if (!this.#jwt) return null;
-      const payload = await this.#jwt.verify(secret);
-      if (!payload || payload.sub !== username) return null;
-      const registered = this.#devices.get(username);
-      if (registered?.revokedAt != null) return null;
-      const role = isDeviceRole(payload.role) ? payload.role : registered?.role;
-      if (!role) return null;
-      const store = typeof payload.store === 'string' ? payload.store : (registered?.store ?? undefined);
-      return jwtPrincipal(username, role, store, payload);
+    if (secret.length === 0 || secret.length > 16384) {
+      this.guard.failed(address, username);
+      return refused('empty or oversized password');
     }
 
-    const device = await this.#devices.verify(username, secret);
-    if (!device) return null;
-    return credentialPrincipal(device);
+    if (looksLikeJwt(secret)) {
+      const limited = this.#limited(address, username);
+      if (limited) return limited;
+      const payload = this.#jwt ? await this.guard.schedule(address, () => this.#jwt!.verify(secret)) : null;
+      if (!payload || payload.sub !== username) {
+        this.guard.failed(address, username);
+        return refused('the token is not a valid JWT for this device');
+      }
+      const principal = this.#jwtDevice(username, payload);
+      if (!principal) {
+        this.guard.failed(address, username);
+        return refused('the device is revoked, or the token has no usable role');
+      }
+      this.guard.succeeded(address, username);
+      return { ok: true, principal };
+    }
+
+    // A credential that verified before: no scrypt, whatever load the hub is under.
+    if (this.guard.remembers(username, secret)) {
+      const device = this.#devices.get(username);
+      if (device && device.revokedAt === null) return { ok: true, principal: credentialPrincipal(device) };
+      this.guard.forget(username);
+    }
+    const limited = this.#limited(address, username);
+    if (limited) return limited;
+    const device = await this.guard.schedule(address, () => this.#devices.verify(username, secret));
+    if (!device) {
+      this.guard.failed(address, username);
+      return refused('bad device credentials');
+    }
+    this.guard.succeeded(address, username, secret);
+    return { ok: true, principal: credentialPrincipal(device) };
   }
 
   /**
@@ -95,25 +148,140 @@ export class Authenticator {
   }
 
   /**
-   * An HTTP caller presenting `Authorization: Bearer <bearer>`: the admin token (compared in constant time)
-   * or a valid JWT. Null when neither (and not `--insecure-no-auth`).
+   * An HTTP caller by its `Authorization` header:
+   * - `Bearer ADMIN-TOKEN` (compared in constant time);
+   * - `Bearer JWT`: its `role` claim (`admin` only when allowed; `pos`, `sensor`, `dashboard`), else the
+   *   role its `sub` is enrolled with;
+   * - a device credential: `Basic base64(DEVICE-ID:CREDENTIAL)` (`curl -u ID:CREDENTIAL`) or
+   *   `Bearer DEVICE-ID:CREDENTIAL`.
+   * Under `--insecure-no-auth` a request without credentials is the admin.
    */
-  async authenticateHttp(bearer: string | undefined): Promise<HttpPrincipal | null> {
-    if (bearer) {
-      if (timingSafeEqual(digest(bearer), this.#adminDigest)) {
-        return { kind: 'admin', subject: 'admin', role: 'admin', claims: { sub: 'admin', role: 'admin' } };
-      }
-      if (this.#jwt && looksLikeJwt(bearer)) {
-        const payload = await this.#jwt.verify(bearer);
-        if (payload && typeof payload.sub === 'string') {
-          const role = typeof payload.role === 'string' ? payload.role : undefined;
-          return { kind: 'jwt', subject: payload.sub, role, claims: { ...payload } };
-        }
-      }
+  async authenticateHttp(
+    authorization: string | undefined,
+    address?: string,
+  ): Promise<AuthOutcome<Principal>> {
+    const presented = parseAuthorization(authorization);
+    if (!presented) {
+      if (this.insecureNoAuth) return { ok: true, principal: INSECURE_ADMIN };
+      if (authorization !== undefined) this.guard.failed(address);
+      return refused(
+        authorization === undefined
+          ? 'missing "Authorization: Bearer TOKEN" header'
+          : 'the Authorization header is neither "Bearer TOKEN" nor "Basic" device credentials',
+      );
     }
-    if (this.insecureNoAuth) return { kind: 'insecure', subject: 'anonymous', claims: { sub: 'anonymous' } };
-    return null;
+    if (presented.kind === 'device') {
+      return this.authenticateDevice(presented.deviceId, presented.secret, address);
+    }
+    const token = presented.token;
+    if (timingSafeEqual(digest(token), this.#adminDigest)) return { ok: true, principal: TOKEN_ADMIN };
+    if (this.#jwt && looksLikeJwt(token)) {
+      const limited = this.#limited(address);
+      if (limited) return limited;
+      const payload = await this.guard.schedule(address, () => this.#jwt!.verify(token));
+      const principal = payload ? this.#jwtCaller(payload) : undefined;
+      if (principal) return { ok: true, principal };
+      this.guard.failed(address);
+      return refused(
+        payload
+          ? 'the JWT is valid but its role claim (or the role its subject is enrolled with) is not one the hub knows'
+          : 'the JWT is not valid (signature, audience, issuer or expiry)',
+      );
+    }
+    if (this.insecureNoAuth) return { ok: true, principal: INSECURE_ADMIN };
+    const limited = this.#limited(address);
+    if (limited) return limited;
+    this.guard.failed(address);
+    return refused('the bearer token is not the admin token nor a valid JWT');
   }
+
+  #limited(address: string | undefined, deviceId?: string): AuthOutcome<never> | undefined {
+    if (this.guard.admit(address, deviceId)) return undefined;
+    return {
+      ok: false,
+      reason: 'rate-limited',
+      message: 'too many failed attempts from this address or for this device: try again later',
+      retryAfterS: Math.max(1, this.guard.retryAfterS(address)),
+    };
+  }
+
+  /** A device principal for a verified JWT naming `deviceId`, or undefined (revoked, no usable role). */
+  #jwtDevice(deviceId: string, payload: JWTPayload): DevicePrincipal | undefined {
+    const registered = this.#devices.get(deviceId);
+    if (registered?.revokedAt != null) return undefined;
+    const role = isDeviceRole(payload.role) ? payload.role : registered?.role;
+    if (!role) return undefined;
+    const store = typeof payload.store === 'string' ? payload.store : (registered?.store ?? undefined);
+    return {
+      deviceId,
+      role,
+      store,
+      claims: Object.freeze({ ...payload, sub: deviceId, role, store }),
+      method: 'jwt',
+    };
+  }
+
+  /** The principal of an HTTP caller's verified JWT, or undefined when it maps to no role. */
+  #jwtCaller(payload: JWTPayload): Principal | undefined {
+    if (typeof payload.sub !== 'string') return undefined;
+    if (payload.role === 'admin') {
+      if (!this.#allowAdminJwt) return undefined;
+      return { role: 'admin', subject: payload.sub, claims: Object.freeze({ ...payload }), method: 'jwt' };
+    }
+    // A dashboard's subject is a person or a screen, not necessarily an enrolled device id.
+    if (payload.role === 'dashboard' && !isDeviceId(payload.sub)) {
+      return {
+        deviceId: payload.sub,
+        role: 'dashboard',
+        claims: Object.freeze({ ...payload }),
+        method: 'jwt',
+      };
+    }
+    return isDeviceId(payload.sub) ? this.#jwtDevice(payload.sub, payload) : undefined;
+  }
+}
+
+const TOKEN_ADMIN: AdminPrincipal = Object.freeze({
+  role: 'admin',
+  subject: 'admin',
+  claims: Object.freeze({ sub: 'admin', role: 'admin' }),
+  method: 'admin-token',
+});
+
+const INSECURE_ADMIN: AdminPrincipal = Object.freeze({
+  role: 'admin',
+  subject: 'anonymous',
+  claims: Object.freeze({ sub: 'anonymous', role: 'admin' }),
+  method: 'insecure',
+});
+
+function refused(message: string): AuthOutcome<never> {
+  return { ok: false, reason: UNAUTHORIZED, message };
+}
+
+type Presented =
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'device'; readonly deviceId: string; readonly secret: string };
+
+/** The credentials in an `Authorization` header, or undefined when there are none it understands. */
+function parseAuthorization(header: string | undefined): Presented | undefined {
+  if (typeof header !== 'string') return undefined;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) {
+    const value = bearer[1];
+    // Device ids and credentials contain no colon; tokens and JWTs never do either.
+    const colon = value.indexOf(':');
+    if (colon > 0) return { kind: 'device', deviceId: value.slice(0, colon), secret: value.slice(colon + 1) };
+    return { kind: 'token', token: value };
+  }
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0)
+      return { kind: 'device', deviceId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+  }
+  return undefined;
 }
 
 function credentialPrincipal(device: DeviceRecord): DevicePrincipal {
@@ -124,21 +292,6 @@ function credentialPrincipal(device: DeviceRecord): DevicePrincipal {
     store,
     claims: Object.freeze({ sub: device.id, role: device.role, store }),
     method: 'credential',
-  };
-}
-
-function jwtPrincipal(
-  deviceId: string,
-  role: DeviceRole,
-  store: string | undefined,
-  payload: JWTPayload,
-): DevicePrincipal {
-  return {
-    deviceId,
-    role,
-    store,
-    claims: Object.freeze({ ...payload, sub: deviceId, role, store }),
-    method: 'jwt',
   };
 }
 

@@ -22,6 +22,7 @@ import { parseTopic, presenceTopic, syncDownTopic } from './topics.js';
 /** Why the broker refused something; a metrics label. */
 export type RejectReason =
   | 'auth'
+  | 'auth-rate-limited'
   | 'client-id'
   | 'packet-too-large'
   | 'packet-malformed'
@@ -55,6 +56,8 @@ export interface HubBroker {
 interface ConnectionState {
   /** The CONNECT packet carried an empty client id (aedes then invents one). */
   emptyClientId: boolean;
+  /** The peer's IP address, for the rate limiting of failed logins. */
+  address?: string;
   principal?: DevicePrincipal;
 }
 
@@ -82,6 +85,8 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
   };
 
   const connections = new WeakMap<Client, ConnectionState>();
+  /** Peer addresses of the streams handed to aedes (the size guard wraps sockets, hiding theirs). */
+  const addresses = new WeakMap<object, string>();
   /** The live client of each online device. One per device: client id = device id, takeover closes the old. */
   const sessions = new Map<string, Client>();
   const sightings = new Map<string, DeviceSighting>();
@@ -135,7 +140,7 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
     maxClientsIdLength: 64,
 
     preConnect(client, packet, callback) {
-      connections.set(client, { emptyClientId: !packet.clientId });
+      connections.set(client, { emptyClientId: !packet.clientId, address: addresses.get(client.conn) });
       callback(null, true);
     },
 
@@ -178,14 +183,20 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
         return done(connackError(CONNACK.IDENTIFIER_REJECTED, 'client id must equal the device id'), null);
       }
 
-      auth.authenticateDevice(username, password).then(
-        (principal) => {
-          if (!principal) {
+      auth.authenticateDevice(username, password, state.address).then(
+        (outcome) => {
+          if (!outcome.ok && outcome.reason === 'rate-limited') {
+            // Not checked at all: "server unavailable" tells a real device to come back later.
+            reject('auth-rate-limited');
+            log.warn({ deviceId: username, address: state.address }, `refused: ${outcome.message}`);
+            return done(connackError(CONNACK.SERVER_UNAVAILABLE, 'too many failed attempts'), null);
+          }
+          if (!outcome.ok) {
             reject('auth');
-            log.warn({ deviceId: username }, 'refused: bad device credentials');
+            log.warn({ deviceId: username, address: state.address }, `refused: ${outcome.message}`);
             return done(connackError(CONNACK.NOT_AUTHORIZED, 'not authorized'), null);
           }
-          state.principal = principal;
+          state.principal = outcome.principal;
           done(null, true);
         },
         (err: unknown) => {
@@ -310,11 +321,14 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
     channel,
     connectedDevices: () => sessions.size,
     handle(conn, req) {
+      const address =
+        (conn as Duplex & { remoteAddress?: string }).remoteAddress ?? req?.socket.remoteAddress;
       const wrapped = guardConnection(conn, options.maxPacketBytes, (err) => {
         const deviceId = (wrapped as Duplex & { client?: Client }).client?.id ?? undefined;
         reject(err.code === 'HUB_ERR_PACKET_TOO_LARGE' ? 'packet-too-large' : 'packet-malformed');
         log.warn({ deviceId, code: err.code, ...err.details }, 'closing connection: %s', err.message);
       });
+      if (address) addresses.set(wrapped, address);
       aedes.handle(wrapped, req);
     },
     close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),

@@ -1,51 +1,76 @@
 /**
- * The object routes (`/v1/collections/...`) on the hub, against the hub's replica: the shared routes of
- * `@backroom/sync-core/http` with the hub's principals mapped to writer roles and filter variables.
- * Authentication (401) and the error shape come from the hub's HTTP server (./server.ts).
+ * The object and search routes (`/v1/collections/...`) on the hub, against the hub's replica: the shared
+ * routes of `@backroom/sync-core/http` and `@backroom/vector-store/http`, with every decision about the
+ * caller taken by its {@link Access} (the same rule set the sync server applies over MQTT).
+ * Authentication (401) and the role check per route (403) come from the hub's HTTP server (./server.ts).
  */
-import type { ReplicaStore } from '@backroom/sync-core';
-import { type ObjectAction, registerObjectRoutes } from '@backroom/sync-core/http';
+import { type ReplicaStore, type StoredObject, SyncError } from '@backroom/sync-core';
+import { type ReadRestriction, registerObjectRoutes } from '@backroom/sync-core/http';
+import type { VectorStore } from '@backroom/vector-store';
+import { registerSearchRoute } from '@backroom/vector-store/http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { HttpPrincipal } from '../auth/authenticator.js';
+import type { Access } from '../access/access.js';
 
 /** Options of {@link registerHubObjectRoutes}. */
 export interface HubObjectRoutesOptions {
   /** The hub's replica (opened by the sync server). */
   readonly store: ReplicaStore;
-  /**
-   * Extra per-collection permission check, called after authentication; throw (e.g. a `HubError`
-   * `HUB_ERR_FORBIDDEN`) to refuse. Default: every authenticated caller may read and write everything.
-   */
-  readonly authorize?: (request: FastifyRequest, collection: string, action: ObjectAction) => void;
+  /** Similarity search indexes; without them, no search route. */
+  readonly vectors?: VectorStore;
+  /** The caller's access (built once per request from its principal). */
+  readonly access: (request: FastifyRequest) => Access;
 }
 
 /**
- * The writer role of an HTTP caller for role-based precedence: `manager` for the admin token (the store
- * operator), the JWT's `role` claim otherwise; `undefined` (the store's default role) when there is none.
- */
-export function writerRole(principal: HttpPrincipal | null): string | undefined {
-  if (!principal) return undefined;
-  if (principal.kind === 'admin') return 'manager';
-  return principal.role;
-}
-
-/**
- * Registers the object routes on the hub's fastify instance (before it listens). Writes carry the
- * caller's role ({@link writerRole}); `$auth.*` in query filters reads the caller's token claims.
+ * Registers the object routes (and the search route) on the hub's fastify instance, before it listens.
+ * A caller reads the collections its role may read, through its sync filters; writes are refused unless
+ * its role may write the collection, and a filtered caller may only touch objects its filter gives it,
+ * before and after the write (checked inside the write's transaction: a refused write leaves nothing).
  *
  * @example
- * // in the sync server's attachment:
- * attach: async ({ fastify }) => {
- *   const store = ReplicaStore.open({ path, schema, nodeId: 'hub', role: 'hub', outbox: false });
- *   registerHubObjectRoutes(fastify, { store });
- *   return { close: async () => store.close() };
- * }
+ * registerHubObjectRoutes(fastify, { store, vectors, access: (req) => new Access(req.principal!, schema, filters) });
  */
 export function registerHubObjectRoutes(fastify: FastifyInstance, options: HubObjectRoutesOptions): void {
+  const { store, access } = options;
+  const restrict = (request: FastifyRequest, collection: string): ReadRestriction => {
+    const scope = access(request).readScope(collection);
+    return scope.kind === 'all' ? undefined : scope.kind === 'none' ? false : scope.filter;
+  };
+  const authorize = (request: FastifyRequest, collection: string, action: 'read' | 'write') => {
+    const a = access(request);
+    const def = store.collection(collection);
+    if (!a.readable(def)) {
+      throw new SyncError('SYNC_ERR_FORBIDDEN', `the ${a.role} role may not read ${collection}`, {
+        collection,
+        role: a.role,
+      });
+    }
+    if (action === 'write') a.assertWritable(def);
+  };
   registerObjectRoutes(fastify, {
-    store: options.store,
-    role: (request) => writerRole(request.principal),
-    authorize: options.authorize,
-    vars: (request) => (request.principal ? { auth: request.principal.claims } : undefined),
+    store,
+    role: (request) => access(request).writerRole(),
+    authorize,
+    vars: (request) => access(request).vars,
+    restrict,
+    guardWrite: (request, collection, id, write) => {
+      const a = access(request);
+      if (!a.filtered(collection)) return write();
+      a.assertWithinView(collection, id, store.get(collection, id), undefined);
+      const result = write();
+      const after =
+        typeof result === 'object' && result !== null ? (result as unknown as StoredObject) : undefined;
+      a.assertWithinView(collection, id, undefined, after && !after._meta?.deleted ? after : undefined);
+      return result;
+    },
   });
+  if (options.vectors) {
+    registerSearchRoute(fastify, {
+      store,
+      vectors: options.vectors,
+      authorize,
+      vars: (request) => access(request).vars,
+      restrict,
+    });
+  }
 }

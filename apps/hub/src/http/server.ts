@@ -1,23 +1,24 @@
 /**
- * The hub's HTTP server (fastify): authentication of every route except those marked public, the error
- * shape `{ error: { code, message } }`, `GET /health` and `GET /metrics`. Feature routes are registered on
+ * The hub's HTTP server (fastify): authentication of every route and the role check of
+ * ../access/routes.ts, the error shape `{ error: { code, message } }` shared with the device agent,
+ * `GET /health` and `GET /metrics`. Feature routes are registered on
  * the returned instance by app.ts (and by whatever the sync server attaches) before it listens.
  */
-import { OBJECT_ROUTES_MAX_PARAM_LENGTH } from '@backroom/sync-core/http';
+import {
+  httpConventions,
+  OBJECT_ROUTES_MAX_PARAM_LENGTH,
+  useHttpConventions,
+} from '@backroom/sync-core/http';
 import { type FastifyInstance, fastify, LogController } from 'fastify';
-import type { Authenticator, HttpPrincipal } from '../auth/authenticator.js';
+import { roleMayCall, routeRequirement } from '../access/routes.js';
+import type { Authenticator, Principal } from '../auth/authenticator.js';
 import type { HubLogger } from '../logger.js';
-import { toErrorResponse } from './errors.js';
 import type { HubMetrics } from './metrics.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** A route anyone may call without a token (e.g. `/health`). Default: authentication required. */
-    public?: boolean;
-  }
   interface FastifyRequest {
-    /** Who is calling; set for every authenticated route (null only on public routes). */
-    principal: HttpPrincipal | null;
+    /** Who is calling; set for every route that needs credentials (null only on public routes). */
+    principal: Principal | null;
   }
 }
 
@@ -43,6 +44,7 @@ export interface HttpServerOptions {
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const started = Date.now();
   const app = fastify({
+    ...httpConventions(),
     loggerInstance: options.logger.child({ component: 'http' }),
     // Request lines are logged at debug level by the onResponse hook below, not at info by fastify.
     logController: new LogController({ disableRequestLogging: true }),
@@ -55,23 +57,34 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   app.decorateRequest('principal', null);
 
+  // Every request: who is calling (401 when nobody we know, 429 when the address tried too often), and
+  // whether that role may call this route at all (403). What it sees inside is the route's business.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config?.public) return;
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const principal = await options.authenticator.authenticateHttp(match?.[1]);
-    if (!principal) {
+    const url = request.routeOptions.url;
+    // No such route: still 401 without credentials (the route map is nobody else's business), then 404.
+    const requirement = url === undefined ? undefined : routeRequirement(request.method, url);
+    if (requirement === 'public') return;
+    const outcome = await options.authenticator.authenticateHttp(request.headers.authorization, request.ip);
+    if (!outcome.ok) {
+      if (outcome.reason === 'rate-limited') {
+        reply.header('retry-after', String(outcome.retryAfterS ?? 1));
+        return reply
+          .code(429)
+          .send({ error: { code: 'HUB_ERR_TOO_MANY_ATTEMPTS', message: outcome.message } });
+      }
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="backroom-hub"')
-        .send({
-          error: {
-            code: 'HUB_ERR_UNAUTHORIZED',
-            message: match
-              ? 'the bearer token is not the admin token nor a valid JWT'
-              : 'missing "Authorization: Bearer TOKEN" header',
-          },
-        });
+        .send({ error: { code: 'HUB_ERR_UNAUTHORIZED', message: outcome.message } });
+    }
+    const principal = outcome.principal;
+    if (requirement !== undefined && !roleMayCall(principal.role, requirement)) {
+      return reply.code(403).send({
+        error: {
+          code: 'HUB_ERR_FORBIDDEN',
+          message: `the ${principal.role} role may not call ${request.method} ${url}`,
+        },
+      });
     }
     request.principal = principal;
   });
@@ -88,22 +101,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     );
   });
 
-  app.setErrorHandler((err, request, reply) => {
-    const { status, body } = toErrorResponse(err);
-    if (status >= 500) request.log.error({ err }, 'request failed');
-    return reply.code(status).send(body);
-  });
+  // The same error shape, codes and messages as the device agent's API (@backroom/sync-core/http).
+  useHttpConventions(app);
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: {
-        code: 'HUB_ERR_NOT_FOUND',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      },
-    }),
-  );
-
-  app.get('/health', { config: { public: true } }, async () => ({
+  app.get('/health', async () => ({
     status: 'ok',
     uptimeS: Math.round((Date.now() - started) / 1000),
     ...(options.health?.() ?? {}),

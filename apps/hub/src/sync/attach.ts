@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSyncError, loadSchema, type Schema } from '@backroom/sync-core';
 import { VectorStore } from '@backroom/vector-store';
-import { registerSearchRoute } from '@backroom/vector-store/http';
+import type { FastifyRequest } from 'fastify';
+import { Access, parseFilterTable } from '../access/access.js';
 import type { HubAttachment, HubContext } from '../app.js';
 import { HubError } from '../errors.js';
 import { registerHubObjectRoutes } from '../http/objects.js';
-import { parseFilterTable } from './access.js';
 import { SyncServer } from './sync-server.js';
 
 /** How often connected devices are checked against the registry for revocations. */
@@ -55,17 +55,23 @@ export async function attachSync(ctx: HubContext): Promise<SyncAttachment> {
     logger: ctx.logger.child({ component: 'sync' }),
   });
   ctx.addDeviceInfo((id) => server.deviceInfo(id));
-  registerHubObjectRoutes(ctx.fastify, { store: server.store });
   // Similarity search over vector fields: indexes open on first use, snapshots under DATA/vectors.
   const vectors = new VectorStore({
     dir: join(ctx.config.dataDir, 'vectors'),
     logger: ctx.logger.child({ component: 'vectors' }),
   });
-  registerSearchRoute(ctx.fastify, {
-    store: server.store,
-    vectors,
-    vars: (req) => (req.principal ? { auth: req.principal.claims } : undefined),
-  });
+  // One Access per request, from the principal the HTTP server authenticated: the same rules as MQTT.
+  const accesses = new WeakMap<FastifyRequest, Access>();
+  const access = (request: FastifyRequest): Access => {
+    let a = accesses.get(request);
+    if (!a) {
+      if (!request.principal) throw new Error('an object route ran without an authenticated principal');
+      a = new Access(request.principal, schema, filters);
+      accesses.set(request, a);
+    }
+    return a;
+  };
+  registerHubObjectRoutes(ctx.fastify, { store: server.store, vectors, access });
   // `backroom-hub devices revoke` runs in another process: look for revoked devices still connected.
   const revocations = setInterval(() => {
     for (const d of ctx.channel.devices()) {

@@ -18,7 +18,7 @@ import {
   SyncError,
   type Version,
 } from '@backroom/sync-core';
-import type { DeviceAccess } from './access.js';
+import type { Access } from '../access/access.js';
 
 function refuse(c: Change, why: string): SyncError {
   return new SyncError('SYNC_ERR_FORBIDDEN', `${c.collection}/${c.id}: ${why}`, {
@@ -32,13 +32,9 @@ function refuse(c: Change, why: string): SyncError {
  *   pass its filter), keyed `collection\u0000id`.
  * @throws SyncError (`SYNC_ERR_FORBIDDEN`, `SYNC_ERR_UNKNOWN_COLLECTION`) naming the first bad change.
  */
-export function checkPush(
-  store: ReplicaStore,
-  access: DeviceAccess,
-  changes: readonly Change[],
-): Set<string> {
+export function checkPush(store: ReplicaStore, access: Access, changes: readonly Change[]): Set<string> {
   const visible = new Set<string>();
-  const device = access.principal.deviceId;
+  const device = access.principal.role === 'admin' ? access.principal.subject : access.principal.deviceId;
   for (const c of changes) {
     let def: CollectionDef;
     try {
@@ -52,12 +48,21 @@ export function checkPush(
     const stored = store.get(def.name, c.id, { includeDeleted: true });
     const current = stored && !stored._meta.deleted ? stored : undefined;
     if (!stored && !c.exists) {
-      // Edits of an object this device did not create, which the hub does not know: it was deleted and
-      // its tombstone collected while the device was away. Applying them would resurrect it.
-      throw new SyncError('SYNC_ERR_GONE', `${c.collection}/${c.id} was deleted while this device was away`, {
-        collection: c.collection,
-        id: c.id,
-      });
+      // Edits of an object the hub does not know, without its creation. If the hub never collected a
+      // tombstone, the object never existed here; otherwise it may have been deleted and its tombstone
+      // collected while the device was away. Applying the edits would create (or resurrect) it.
+      if (store.tombstoneHorizon() === 0) {
+        throw new SyncError(
+          'SYNC_ERR_NOT_FOUND',
+          `${c.collection}/${c.id} does not exist on the hub: edits of its fields came without its creation`,
+          { collection: c.collection, id: c.id },
+        );
+      }
+      throw new SyncError(
+        'SYNC_ERR_GONE',
+        `${c.collection}/${c.id} is not on the hub: it was deleted while this device was away (or never existed)`,
+        { collection: c.collection, id: c.id },
+      );
     }
     const maxRank = precedenceBound(def, access, c, stored);
     const check = (v: Version, what: string) => {
@@ -81,14 +86,14 @@ export function checkPush(
         throw refuse(c, `${rule.field} = ${JSON.stringify(w.v)} ranks ${rank}, not ${w.ver.p}`);
     }
     if (access.filtered(def.name)) {
-      if (current && !access.sees(def.name, current)) throw refuse(c, "outside this device's sync filter");
+      let after: Record<string, unknown> | undefined;
       if (c.fields) {
-        const after: Record<string, unknown> = { ...(current ?? {}) };
+        after = { ...(current ?? {}) };
         for (const f in c.fields) after[f] = c.fields[f].v;
-        if (!access.sees(def.name, after))
-          throw refuse(c, "the write would put it outside this device's sync filter");
-        visible.add(`${def.name}\u0000${c.id}`);
-      } else if (current) visible.add(`${def.name}\u0000${c.id}`);
+      }
+      // The same check as an HTTP write by this device (Access.assertWithinView).
+      access.assertWithinView(def.name, c.id, current, after);
+      if (after || current) visible.add(`${def.name}\u0000${c.id}`);
     }
   }
   return visible;
@@ -97,7 +102,7 @@ export function checkPush(
 /** The highest precedence a write of this device may carry for this object. */
 function precedenceBound(
   def: CollectionDef,
-  access: DeviceAccess,
+  access: Access,
   c: Change,
   current: StoredObject | undefined,
 ): number {

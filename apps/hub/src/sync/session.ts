@@ -1,6 +1,6 @@
 import type { ReplicaStore } from '@backroom/sync-core';
+import type { Access } from '../access/access.js';
 import type { DevicePrincipal } from '../auth/device.js';
-import type { DeviceAccess } from './access.js';
 
 /**
  * What the hub knows about one device's sync since it said hello on this connection (or since its first
@@ -26,7 +26,7 @@ export class DeviceSession {
 
   constructor(
     readonly principal: DevicePrincipal,
-    public access: DeviceAccess,
+    public access: Access,
     private readonly store: ReplicaStore,
   ) {}
 

@@ -25,11 +25,11 @@ import {
   splitChanges,
   type TimeMessage,
 } from '@backroom/sync-core';
+import { Access, type FilterTable } from '../access/access.js';
 import type { DevicePrincipal } from '../auth/device.js';
 import type { DeviceChannel } from '../broker/device-channel.js';
 import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
-import { DeviceAccess, type FilterTable } from './access.js';
 import { Feed } from './feed.js';
 import { nextPage } from './pages.js';
 import { checkPush } from './push-guard.js';
@@ -227,7 +227,7 @@ export class SyncServer {
     if (!s) {
       s = new DeviceSession(
         principal,
-        new DeviceAccess(principal, this.opts.schema, this.opts.filters, {}),
+        new Access(principal, this.opts.schema, this.opts.filters, {}),
         this.store,
       );
       this.sessions.set(principal.deviceId, s);
@@ -341,7 +341,7 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
   if (m.deviceId !== session.deviceId) {
     throw new SyncError('SYNC_ERR_PROTOCOL', 'hello names another device', { deviceId: m.deviceId });
   }
-  session.access = new DeviceAccess(session.principal, server.opts.schema, server.opts.filters, m.clientVars);
+  session.access = new Access(session.principal, server.opts.schema, server.opts.filters, m.clientVars);
   let cursor = parseCursor(m.cursor);
   const effective = Number(store.peerCursor(session.deviceId) ?? 0);
   const horizon = store.tombstoneHorizon();

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncError } from '../errors.js';
-import type { FilterVars } from '../filter/index.js';
+import { compileFilter, type Filter, type FilterVars, parseFilter } from '../filter/index.js';
 import type { QueryResult, SortSpec } from '../replica-query.js';
 import type { ReplicaStore } from '../replica-store.js';
 import type { CollectionDef, PrecedenceRule, SyncDirection, VectorMetric } from '../schema.js';
@@ -40,7 +40,21 @@ export interface ObjectRoutesOptions {
   readonly authorize?: (request: FastifyRequest, collection: string, action: ObjectAction) => void;
   /** Values of `$auth.*` and `$client.*` in query filters (e.g. the caller's token claims). */
   readonly vars?: (request: FastifyRequest) => FilterVars | undefined;
+  /**
+   * The part of a readable collection a caller sees: everything (`undefined`), nothing (`false`), or the
+   * objects matching a filter (its variables from {@link vars}). Objects outside it answer 404 and never
+   * appear in query results; a query's own filter is ANDed with it (as trees, never as text).
+   */
+  readonly restrict?: (request: FastifyRequest, collection: string) => ReadRestriction;
+  /**
+   * Runs every write (`write` does the store call and returns its result) inside one store transaction
+   * with checks around it: throw before or after `write` to refuse, and nothing of it is kept.
+   */
+  readonly guardWrite?: <T>(request: FastifyRequest, collection: string, id: string, write: () => T) => T;
 }
+
+/** See {@link ObjectRoutesOptions.restrict}. */
+export type ReadRestriction = Filter | false | undefined;
 
 /** A field of `GET /v1/collections`. */
 export interface FieldSummary {
@@ -57,8 +71,8 @@ export interface CollectionSummary {
   readonly merge: 'field' | 'object';
   readonly precedence?: PrecedenceRule;
   readonly sync: SyncDirection;
-  /** Live objects (tombstones not counted). */
-  readonly count: number;
+  /** Live objects (tombstones not counted); absent when the caller sees only part of the collection. */
+  readonly count?: number;
 }
 
 /** Body of `POST /v1/collections/:c/query`. */
@@ -118,6 +132,19 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     const role = opts.role?.(request);
     return role === undefined ? {} : { role };
   };
+  const guarded = <T>(request: FastifyRequest, collection: string, id: string, write: () => T): T =>
+    opts.guardWrite ? store.transaction(() => opts.guardWrite!(request, collection, id, write)) : write();
+  /** Whether the caller's view of the collection holds this object. */
+  const inView = (request: FastifyRequest, collection: string, object: Record<string, unknown>): boolean => {
+    const r = opts.restrict?.(request, collection);
+    if (r === undefined) return true;
+    if (r === false) return false;
+    try {
+      return compileFilter(r, opts.vars?.(request) ?? {})(object);
+    } catch {
+      return false; // a variable the caller cannot fill: it sees nothing, never everything
+    }
+  };
 
   app.get('/v1/collections', async (request) => {
     const collections: CollectionSummary[] = [];
@@ -127,7 +154,8 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
       } catch {
         continue; // not the caller's to see
       }
-      collections.push(summarise(store.collection(name), store.count(name)));
+      const whole = opts.restrict?.(request, name) === undefined;
+      collections.push(summarise(store.collection(name), whole ? store.count(name) : undefined));
     }
     return { collections };
   });
@@ -138,7 +166,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     async (request) => {
       const { c, id } = request.params;
       allow(request, c, 'write');
-      return store.put(c, id, request.body, writer(request));
+      return guarded(request, c, id, () => store.put(c, id, request.body, writer(request)));
     },
   );
 
@@ -148,7 +176,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     async (request) => {
       const { c, id } = request.params;
       allow(request, c, 'write');
-      return store.patch(c, id, request.body, writer(request));
+      return guarded(request, c, id, () => store.patch(c, id, request.body, writer(request)));
     },
   );
 
@@ -159,7 +187,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
       const { c, id } = request.params;
       allow(request, c, 'read');
       const object = store.get(c, id, { includeDeleted: request.query.includeDeleted === true });
-      if (!object) throw notFound(c, id);
+      if (!object || !inView(request, c, object)) throw notFound(c, id);
       return object;
     },
   );
@@ -170,7 +198,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     async (request) => {
       const { c, id } = request.params;
       allow(request, c, 'write');
-      if (!store.delete(c, id, writer(request))) throw notFound(c, id);
+      if (!guarded(request, c, id, () => store.delete(c, id, writer(request)))) throw notFound(c, id);
       return { id, deleted: true };
     },
   );
@@ -181,7 +209,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     async (request) => {
       const { c, id } = request.params;
       allow(request, c, 'write');
-      return store.increment(c, id, request.body, writer(request));
+      return guarded(request, c, id, () => store.increment(c, id, request.body, writer(request)));
     },
   );
 
@@ -191,7 +219,7 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
     async (request) => {
       const { c, id } = request.params;
       allow(request, c, 'write');
-      return store.setCounter(c, id, request.body, writer(request));
+      return guarded(request, c, id, () => store.setCounter(c, id, request.body, writer(request)));
     },
   );
 
@@ -208,7 +236,23 @@ export function registerObjectRoutes(app: FastifyInstance, opts: ObjectRoutesOpt
       const { c } = request.params;
       allow(request, c, 'read');
       const { filter, sort, limit, after, includeDeleted } = request.body;
-      return store.query(c, { filter, sort, limit, after, includeDeleted, vars: opts.vars?.(request) });
+      const restriction = opts.restrict?.(request, c);
+      if (restriction === false) return { objects: [] };
+      let where: string | Filter | undefined = filter;
+      if (restriction !== undefined) {
+        where =
+          filter === undefined || filter.trim() === ''
+            ? restriction
+            : { kind: 'and', args: [restriction, parseFilter(filter)] };
+      }
+      return store.query(c, {
+        filter: where,
+        sort,
+        limit,
+        after,
+        includeDeleted,
+        vars: opts.vars?.(request),
+      });
     },
   );
 }
@@ -217,7 +261,7 @@ function notFound(collection: string, id: string): SyncError {
   return new SyncError('SYNC_ERR_NOT_FOUND', `no object "${id}" in ${collection}`, { collection, id });
 }
 
-function summarise(def: CollectionDef, count: number): CollectionSummary {
+function summarise(def: CollectionDef, count: number | undefined): CollectionSummary {
   const fields: Record<string, FieldSummary> = {};
   for (const name of def.fieldNames) {
     const f = def.fields[name];
@@ -230,7 +274,7 @@ function summarise(def: CollectionDef, count: number): CollectionSummary {
     merge: def.merge,
     ...(def.precedence ? { precedence: def.precedence } : {}),
     sync: def.sync,
-    count,
+    ...(count === undefined ? {} : { count }),
   };
 }
 

@@ -3,8 +3,8 @@
  * device agent against their replica store. It lives here rather than in sync-core's object routes
  * because sync-core must not depend on vector-store. Depends on fastify only for types.
  */
-import type { CollectionDef, FilterVars, ReplicaStore } from '@backroom/sync-core';
-import { SyncError } from '@backroom/sync-core';
+import type { CollectionDef, Filter, FilterVars, ReplicaStore } from '@backroom/sync-core';
+import { compileFilter, parseFilter, printFilter, SyncError } from '@backroom/sync-core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VectorStoreError } from '../errors.js';
 import type { Metric } from '../metric.js';
@@ -24,6 +24,11 @@ export interface SearchRouteOptions {
   readonly authorize?: (request: FastifyRequest, collection: string, action: 'read') => void;
   /** Values of `$auth.*` and `$client.*` in filters (e.g. the caller's token claims). */
   readonly vars?: (request: FastifyRequest) => FilterVars | undefined;
+  /**
+   * The part of the collection the caller sees (as the object routes' `restrict`): everything
+   * (`undefined`), nothing (`false`), or the objects matching a filter, ANDed with the request's filter.
+   */
+  readonly restrict?: (request: FastifyRequest, collection: string) => Filter | false | undefined;
 }
 
 /** Body of `POST /v1/collections/:c/search`: exactly one of `vector` and `id`. */
@@ -117,12 +122,15 @@ export function registerSearchRoute(app: FastifyInstance, opts: SearchRouteOptio
       if ((body.vector === undefined) === (body.id === undefined)) {
         throw badRequest('give exactly one of "vector" and "id"');
       }
+      const restriction = opts.restrict?.(request, c);
+      const vars = opts.vars?.(request) ?? {};
+      if (restriction === false) return { results: [] };
       let query: unknown = body.vector;
       let self: string | undefined;
       if (body.id !== undefined) {
         if (typeof body.id !== 'string') throw badRequest('id must be a string');
         const object = store.get(c, body.id);
-        if (!object) {
+        if (!object || !visible(restriction, vars, object)) {
           throw new SyncError('SYNC_ERR_NOT_FOUND', `no object "${body.id}" in ${c}`, {
             collection: c,
             id: body.id,
@@ -142,13 +150,34 @@ export function registerSearchRoute(app: FastifyInstance, opts: SearchRouteOptio
         ? vectors.index(c, field)
         : await vectors.open({ collection: c, field, dim, metric }, () => store.vectorSource(c, field));
       const results = search(index, query as number[], k, self, {
-        filter: body.filter,
-        vars: opts.vars?.(request) ?? {},
+        filter: scoped(restriction, body.filter),
+        vars,
         ef: body.ef,
       });
       return { results };
     },
   );
+}
+
+/** The request's filter ANDed with the caller's restriction, as a tree (never by pasting text together). */
+function scoped(restriction: Filter | undefined, filter: string | undefined): string | undefined {
+  if (restriction === undefined) return filter;
+  if (filter === undefined || filter.trim() === '') return printFilter(restriction);
+  return printFilter({ kind: 'and', args: [restriction, parseFilter(filter)] });
+}
+
+/** Whether an object is inside the caller's restriction. */
+function visible(
+  restriction: Filter | undefined,
+  vars: FilterVars,
+  object: Record<string, unknown>,
+): boolean {
+  if (restriction === undefined) return true;
+  try {
+    return compileFilter(restriction, vars)(object);
+  } catch {
+    return false;
+  }
 }
 
 /** The vector field to search: `chosen`, or the collection's only one. */
