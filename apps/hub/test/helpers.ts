@@ -7,6 +7,7 @@ import { connectAsync, type IClientOptions, type MqttClient, type Packet } from 
 import { pino } from 'pino';
 import { type CreateHubOptions, createHub, type Hub } from '../src/app.js';
 import { resolveConfig } from '../src/config.js';
+import { attachSync, type SyncAttachment } from '../src/sync/attach.js';
 
 /** A fresh temp folder, removed after the test. */
 export function tempDir(t: TestContext, prefix = 'backroom-hub-'): string {
@@ -41,6 +42,35 @@ export async function startHub(
   const hub = await createHub(config, { logger: pino({ level: 'silent' }), ...options });
   t.after(() => hub.close());
   return hub;
+}
+
+/**
+ * A running hub with the sync server attached (the shipped retail schema unless overridden), on
+ * 127.0.0.1 with free ports and silent logs, closed after the test.
+ */
+export async function startSyncHub(
+  t: TestContext,
+  overrides: Record<string, unknown> = {},
+): Promise<{ hub: Hub; attachment: SyncAttachment; dir: string }> {
+  const dir = tempDir(t);
+  let attachment: SyncAttachment | undefined;
+  const config = resolveConfig({
+    dataDir: join(dir, 'hub'),
+    host: '127.0.0.1',
+    mqttPort: 0,
+    httpPort: 0,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const hub = await createHub(config, {
+    logger: pino({ level: 'silent' }),
+    attach: async (ctx) => {
+      attachment = await attachSync(ctx);
+      return attachment;
+    },
+  });
+  t.after(() => hub.close());
+  return { hub, attachment: attachment!, dir };
 }
 
 /** Enrols a device and returns its credential. */

@@ -97,7 +97,7 @@ export class Authenticator {
     }
     const secret = typeof password === 'string' ? password : password.toString('utf8');
     if (secret.length === 0 || secret.length > 16384) {
-      this.guard.failed(address, username);
+      this.guard.failed(address);
       return refused('empty or oversized password');
     }
 
@@ -106,12 +106,10 @@ export class Authenticator {
       if (limited) return limited;
       const payload = this.#jwt ? await this.guard.schedule(address, () => this.#jwt!.verify(secret)) : null;
       if (!payload || payload.sub !== username) {
-        this.guard.failed(address, username);
         return refused('the token is not a valid JWT for this device');
       }
       const principal = this.#jwtDevice(username, payload);
       if (!principal) {
-        this.guard.failed(address, username);
         return refused('the device is revoked, or the token has no usable role');
       }
       this.guard.succeeded(address, username);
@@ -127,10 +125,7 @@ export class Authenticator {
     const limited = this.#limited(address, username);
     if (limited) return limited;
     const device = await this.guard.schedule(address, () => this.#devices.verify(username, secret));
-    if (!device) {
-      this.guard.failed(address, username);
-      return refused('bad device credentials');
-    }
+    if (!device) return refused('bad device credentials');
     this.guard.succeeded(address, username, secret);
     return { ok: true, principal: credentialPrincipal(device) };
   }
@@ -180,8 +175,10 @@ export class Authenticator {
       if (limited) return limited;
       const payload = await this.guard.schedule(address, () => this.#jwt!.verify(token));
       const principal = payload ? this.#jwtCaller(payload) : undefined;
-      if (principal) return { ok: true, principal };
-      this.guard.failed(address);
+      if (principal) {
+        this.guard.succeeded(address, principal.role === 'admin' ? principal.subject : principal.deviceId);
+        return { ok: true, principal };
+      }
       return refused(
         payload
           ? 'the JWT is valid but its role claim (or the role its subject is enrolled with) is not one the hub knows'
@@ -191,7 +188,6 @@ export class Authenticator {
     if (this.insecureNoAuth) return { ok: true, principal: INSECURE_ADMIN };
     const limited = this.#limited(address);
     if (limited) return limited;
-    this.guard.failed(address);
     return refused('the bearer token is not the admin token nor a valid JWT');
   }
 

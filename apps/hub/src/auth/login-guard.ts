@@ -16,8 +16,13 @@ import { createHash } from 'node:crypto';
 
 /** Tuning of a {@link LoginGuard}; the defaults suit a store (tens of devices, one LAN). */
 export interface LoginGuardOptions {
-  /** Failures a source address or a device id may make in a burst. Default 10. */
+  /** Failures a source address may make in a burst. Default 10. */
   readonly burst?: number;
+  /**
+   * Failures a device id may take in a burst, from all addresses together. Default 30: larger than an
+   * address's, so one address running out of its budget never locks the device itself out.
+   */
+  readonly deviceBurst?: number;
   /** One more failure is allowed every this many ms once the burst is spent. Default 6000 (10 a minute). */
   readonly refillMs?: number;
   /** Hashes verified at the same time. Default 2. */
@@ -51,10 +56,11 @@ export interface LoginGuardStats {
  * if (guard.remembers(id, secret)) return accept();
  * if (!guard.admit(address, id)) return refuse('rate-limited');
  * const ok = await guard.schedule(address, () => registry.verify(id, secret));
- * ok ? guard.succeeded(address, id, secret) : guard.failed(address, id);
+ * if (ok) guard.succeeded(address, id, secret); // a failure needs no call: admit() spent its unit
  */
 export class LoginGuard {
   readonly #burst: number;
+  readonly #deviceBurst: number;
   readonly #refillMs: number;
   readonly #maxConcurrent: number;
   readonly #rememberMs: number;
@@ -73,6 +79,7 @@ export class LoginGuard {
 
   constructor(options: LoginGuardOptions = {}) {
     this.#burst = options.burst ?? 10;
+    this.#deviceBurst = options.deviceBurst ?? (options.burst ?? 10) * 3;
     this.#refillMs = options.refillMs ?? 6000;
     this.#maxConcurrent = options.maxConcurrent ?? 2;
     this.#rememberMs = options.rememberMs ?? 3_600_000;
@@ -105,37 +112,54 @@ export class LoginGuard {
   /**
    * Whether a check from `address` (for `deviceId`, when known) may run now. False when the address has
    * spent its failure budget, or the device id has and this address has not logged in as it recently.
-   * A refusal is counted in {@link stats}.
+   * An admitted check takes one unit of each budget at once (so a thousand simultaneous guesses cannot
+   * all be admitted before the first fails); {@link succeeded} gives it back. Refusals count in
+   * {@link stats}.
    */
   admit(address: string | undefined, deviceId?: string): boolean {
     const now = this.#now();
-    const addressOk = address === undefined || this.#tokens(this.#byAddress, address, now) >= 1;
+    const addressOk = address === undefined || this.#tokens(this.#byAddress, address, now, this.#burst) >= 1;
+    const trusted =
+      deviceId !== undefined && address !== undefined && this.#isTrusted(deviceId, address, now);
     const deviceOk =
       deviceId === undefined ||
-      this.#tokens(this.#byDevice, deviceId, now) >= 1 ||
-      (address !== undefined && this.#isTrusted(deviceId, address, now));
-    if (addressOk && deviceOk) return true;
-    this.#stats.limited++;
-    return false;
+      trusted ||
+      this.#tokens(this.#byDevice, deviceId, now, this.#deviceBurst) >= 1;
+    if (!addressOk || !deviceOk) {
+      this.#stats.limited++;
+      return false;
+    }
+    if (address !== undefined) this.#spend(this.#byAddress, address, now, this.#burst, -1);
+    if (deviceId !== undefined && !trusted) this.#spend(this.#byDevice, deviceId, now, this.#deviceBurst, -1);
+    return true;
   }
 
   /** Seconds until `address` may try again (for HTTP's Retry-After); 0 when it may now. */
   retryAfterS(address: string | undefined): number {
     if (address === undefined) return 0;
-    const tokens = this.#tokens(this.#byAddress, address, this.#now());
+    const tokens = this.#tokens(this.#byAddress, address, this.#now(), this.#burst);
     return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * this.#refillMs) / 1000);
   }
 
-  /** Records a failed check: spends one unit of the address's and the device id's budget. */
-  failed(address: string | undefined, deviceId?: string): void {
-    const now = this.#now();
-    if (address !== undefined) this.#spend(this.#byAddress, address, now);
-    if (deviceId !== undefined) this.#spend(this.#byDevice, deviceId, now);
+  /**
+   * Records a failure that was not {@link admit}ted first (a request too malformed to check): spends one
+   * unit of the address's budget. A failed admitted check needs no call: its unit is already spent.
+   */
+  failed(address: string | undefined): void {
+    if (address !== undefined) this.#spend(this.#byAddress, address, this.#now(), this.#burst, -1);
   }
 
-  /** Records a successful check: trusts the (device, address) pair and remembers the credential. */
-  succeeded(address: string | undefined, deviceId: string, secret?: string): void {
+  /**
+   * Records a successful check: gives back the units {@link admit} took (pass `admitted: false` when the
+   * check was not admitted through the guard), trusts the (device, address) pair and remembers the
+   * credential.
+   */
+  succeeded(address: string | undefined, deviceId: string, secret?: string, admitted = true): void {
     const now = this.#now();
+    if (admitted) {
+      if (address !== undefined) this.#spend(this.#byAddress, address, now, this.#burst, +1);
+      this.#spend(this.#byDevice, deviceId, now, this.#deviceBurst, +1);
+    }
     if (address !== undefined) bounded(this.#trusted, `${deviceId}\u0000${address}`, now, this.#maxEntries);
     if (secret !== undefined) {
       bounded(
@@ -152,7 +176,9 @@ export class LoginGuard {
    * with some, so a burst from one address does not hold up everybody else.
    */
   schedule<T>(address: string | undefined, check: () => Promise<T>): Promise<T> {
-    const suspect = address !== undefined && this.#byAddress.has(address);
+    // Suspect: the address has more than this one check spent (failures, or other checks in flight).
+    const suspect =
+      address !== undefined && this.#tokens(this.#byAddress, address, this.#now(), this.#burst) < this.#burst - 1;
     return new Promise<T>((resolve, reject) => {
       const run = () => {
         this.#running++;
@@ -171,18 +197,19 @@ export class LoginGuard {
   }
 
   /** Tokens left in a bucket now (a missing bucket is full). */
-  #tokens(table: Map<string, Bucket>, key: string, now: number): number {
+  #tokens(table: Map<string, Bucket>, key: string, now: number, burst: number): number {
     const b = table.get(key);
-    if (!b) return this.#burst;
-    const tokens = Math.min(this.#burst, b.tokens + (now - b.at) / this.#refillMs);
-    if (tokens >= this.#burst) table.delete(key); // back to full: forget the source
+    if (!b) return burst;
+    const tokens = Math.min(burst, b.tokens + (now - b.at) / this.#refillMs);
+    if (tokens >= burst) table.delete(key); // back to full: forget the source
     return tokens;
   }
 
-  #spend(table: Map<string, Bucket>, key: string, now: number): void {
-    const tokens = this.#tokens(table, key, now);
+  /** Adds `delta` (−1: spend, +1: give back) to a bucket; a full bucket is forgotten. */
+  #spend(table: Map<string, Bucket>, key: string, now: number, burst: number, delta: number): void {
+    const tokens = Math.max(0, Math.min(burst, this.#tokens(table, key, now, burst) + delta));
     table.delete(key);
-    bounded(table, key, { tokens: Math.max(0, tokens - 1), at: now }, this.#maxEntries);
+    if (tokens < burst) bounded(table, key, { tokens, at: now }, this.#maxEntries);
   }
 
   #isTrusted(deviceId: string, address: string, now: number): boolean {

@@ -22,6 +22,18 @@ declare module 'fastify' {
   }
 }
 
+/** `METHOD URL-PATTERN` of every route registered on each server (HEAD twins left out). */
+const routeLists = new WeakMap<FastifyInstance, Set<string>>();
+
+/**
+ * Every route registered on a server built by {@link buildHttpServer}, as `METHOD /url/:pattern`: what the
+ * access table test checks docs/access.md against, so a route cannot be added without deciding who may
+ * call it.
+ */
+export function registeredRoutes(app: FastifyInstance): string[] {
+  return [...(routeLists.get(app) ?? [])].sort();
+}
+
 /** Inputs of {@link buildHttpServer}. */
 export interface HttpServerOptions {
   readonly logger: HubLogger;
@@ -56,6 +68,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('principal', null);
+  const routes = new Set<string>();
+  routeLists.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const m of [route.method].flat()) if (m !== 'HEAD') routes.add(`${m} ${route.url}`);
+  });
 
   // Every request: who is calling (401 when nobody we know, 429 when the address tried too often), and
   // whether that role may call this route at all (403). What it sees inside is the route's business.
