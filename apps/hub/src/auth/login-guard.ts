@@ -178,7 +178,8 @@ export class LoginGuard {
   schedule<T>(address: string | undefined, check: () => Promise<T>): Promise<T> {
     // Suspect: the address has more than this one check spent (failures, or other checks in flight).
     const suspect =
-      address !== undefined && this.#tokens(this.#byAddress, address, this.#now(), this.#burst) < this.#burst - 1;
+      address !== undefined &&
+      this.#tokens(this.#byAddress, address, this.#now(), this.#burst) < this.#burst - 1;
     return new Promise<T>((resolve, reject) => {
       const run = () => {
         this.#running++;
