@@ -15,7 +15,7 @@ import { type DevicePrincipal, isDeviceId } from '../auth/device.js';
 import { HubError } from '../errors.js';
 import type { HubLogger } from '../logger.js';
 import { mayPublish, maySubscribe } from './acl.js';
-import type { DeviceChannel, DeviceSighting } from './device-channel.js';
+import type { DeviceChannel, DeviceSighting, TelemetryPacket } from './device-channel.js';
 import { guardConnection } from './packet-size-guard.js';
 import { parseTopic, presenceTopic, syncDownTopic } from './topics.js';
 
@@ -94,7 +94,12 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
   const messageHandlers: ((deviceId: string, payload: Buffer, principal: DevicePrincipal) => void)[] = [];
   const connectHandlers: ((p: DevicePrincipal) => void)[] = [];
   const disconnectHandlers: ((deviceId: string) => void)[] = [];
-  const telemetryHandlers: ((deviceId: string, metric: string, payload: Buffer) => void)[] = [];
+  const telemetryHandlers: ((
+    deviceId: string,
+    metric: string,
+    payload: Buffer,
+    packet: TelemetryPacket,
+  ) => void)[] = [];
 
   /** Runs one handler; a throw or a rejected promise is logged, never propagated into aedes. */
   const safely = (what: string, fn: () => unknown) => {
@@ -231,7 +236,8 @@ export async function createBroker(options: BrokerOptions): Promise<HubBroker> {
           safely('sync message', () => h(principal.deviceId, payload, principal));
       } else if (t?.kind === 'telemetry') {
         const payload = packet.payload as Buffer;
-        for (const h of telemetryHandlers) safely('telemetry', () => h(t.deviceId, t.metric, payload));
+        const info: TelemetryPacket = { messageId: packet.messageId, dup: packet.dup };
+        for (const h of telemetryHandlers) safely('telemetry', () => h(t.deviceId, t.metric, payload, info));
       }
       callback(null);
     },

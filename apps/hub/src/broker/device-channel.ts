@@ -14,6 +14,12 @@ export interface DeviceSighting {
   readonly lastSeen: number;
 }
 
+/** What a telemetry handler needs of the PUBLISH packet: QoS 1 redeliveries carry `dup` and the same id. */
+export interface TelemetryPacket {
+  readonly messageId?: number;
+  readonly dup?: boolean;
+}
+
 /**
  * Devices as the sync server sees them. Handlers are called synchronously in the order messages arrive
  * on a connection; a handler that throws (or returns a rejected promise) is logged and never crashes the hub.
@@ -37,7 +43,7 @@ export interface DeviceChannel {
   /** Every device seen since the hub started. */
   devices(): { deviceId: string; online: boolean; lastSeen: number }[];
   /** Telemetry on backroom/v1/telemetry/{deviceId}/{metric}. */
-  onTelemetry(h: (deviceId: string, metric: string, payload: Buffer) => void): void;
+  onTelemetry(h: (deviceId: string, metric: string, payload: Buffer, packet: TelemetryPacket) => void): void;
   /** Force-close the device's connection (e.g. revoked). Its will is published; no-op when offline. */
   disconnect(deviceId: string): void;
 }

@@ -30,6 +30,7 @@ import type { DevicePrincipal } from '../auth/device.js';
 import type { DeviceChannel } from '../broker/device-channel.js';
 import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
+import { ReadingsIngest } from '../telemetry/readings.js';
 import { Feed } from './feed.js';
 import { nextPage } from './pages.js';
 import { checkPush } from './push-guard.js';
@@ -89,7 +90,10 @@ export class SyncServer {
     channel.onMessage((deviceId, payload, principal) => this.onMessage(deviceId, payload, principal));
     channel.onConnect((p) => this.onConnect(p));
     channel.onDisconnect((id) => this.onDisconnect(id));
-    channel.onTelemetry((id, metric, payload) => this.onTelemetry(id, metric, payload));
+    if (Object.hasOwn(schema.collections, 'readings')) {
+      const readings = new ReadingsIngest(this.store, logger.child({ component: 'telemetry' }));
+      channel.onTelemetry((id, metric, payload, packet) => readings.ingest(id, metric, payload, packet));
+    }
     // Changes from one device reach the others promptly: every commit wakes the idle sessions.
     this.unsubscribe = this.store.subscribe(() => this.wakeAll());
     const every = Math.max(1000, Math.min(3_600_000, Math.floor(config.tombstoneRetentionMs / 4)));
@@ -303,29 +307,6 @@ export class SyncServer {
     }
     this.wake(session); // a long stretch with nothing for this device: go on after other work
   }
-
-  private onTelemetry(deviceId: string, metric: string, payload: Buffer): void {
-    // Plain MQTT sensors: a bare number or JSON `{ "value": n, "unit": "C" }` lands in `readings`.
-    if (!Object.hasOwn(this.opts.schema.collections, 'readings')) return;
-    try {
-      const text = payload.toString('utf8').trim();
-      const parsed: unknown = JSON.parse(text);
-      const value = typeof parsed === 'number' ? parsed : (parsed as { value?: unknown })?.value;
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('no numeric value');
-      const unit =
-        typeof parsed === 'object' && parsed !== null ? (parsed as { unit?: unknown }).unit : undefined;
-      const at = new Date().toISOString();
-      this.store.put('readings', `${deviceId}/${metric}/${at}`, {
-        deviceId,
-        metric,
-        value,
-        unit: typeof unit === 'string' ? unit : null,
-        at,
-      });
-    } catch (err) {
-      this.log.warn({ deviceId, metric, err: (err as Error).message }, 'telemetry payload ignored');
-    }
-  }
 }
 
 function parseCursor(text: string): number {
@@ -373,6 +354,9 @@ function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage
     maxSkewMs: server.opts.config.maxSkewMs,
   });
   if (Math.abs(session.clockSkewMs) > server.opts.config.maxSkewMs) {
+    // Flagged even when its stamps need no rebasing (it placed its offline writes at hub time itself):
+    // the terminal's clock is wrong, and the store should know.
+    session.flagged = true;
     server.log.warn({ deviceId: session.deviceId, clockSkewMs: session.clockSkewMs }, 'device clock is off');
   }
   server.wake(session);
