@@ -29,6 +29,8 @@ export const HubErrorCodes = {
   HUB_ERR_PORT_IN_USE: 500,
   /** The data directory, device registry or admin-token file cannot be created or read. */
   HUB_ERR_DATA_DIR: 500,
+  /** A database file in the data directory is damaged, empty or not a database: restore a backup. */
+  HUB_ERR_DATA_CORRUPT: 500,
   /** The JWT key source (JWKS file or URL, PEM key, certificate) cannot be loaded. */
   HUB_ERR_JWT_KEYS: 500,
   /** The hub is shutting down; the operation (e.g. sending to a device) was not carried out. */

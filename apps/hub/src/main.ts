@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `backroom-hub`: parses the command line and hands over to the hub (cli/serve.ts) or to the `devices`
- * sub-command (cli/devices.ts). stdout carries only the listening line (or a command's output); logs
- * and errors go to stderr.
+ * sub-command (cli/devices.ts). stdout carries the listening line and the admin token's path (or a
+ * command's output); logs and errors go to stderr.
  */
 import { runDevicesCommand } from './cli/devices.js';
 import { type CliIo, EXIT, USAGE } from './cli/io.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -230,8 +230,11 @@ test('backroom-hub prints one listening line, serves a device, and exits 0 on SI
   assert.equal(await hub.exited, 0);
   await clientClosed;
   const { stdout, stderr } = hub.output();
-  assert.equal(stdout.trim().split('\n').length, 1, 'stdout carries only the listening line');
-  assert.match(stderr, /admin token: .*admin-token/, 'the admin token path is printed on start-up');
+  const lines = stdout.trim().split('\n');
+  assert.equal(JSON.parse(lines[0]).event, 'listening', 'the listening line comes first');
+  assert.match(lines[1], /^admin token created: .*admin-token \(mode 0600\)$/, 'a plain line for a person');
+  assert.match(lines[2], /Authorization: Bearer \$\(cat .*admin-token\)/, 'and how to use it');
+  assert.match(stderr, /admin token: .*admin-token/, 'the admin token path is in the log too');
 });
 
 test('backroom-hub warns loudly with --insecure-no-auth', async (t) => {
@@ -291,4 +294,75 @@ test('backroom-hub exits non-zero listing every config problem, or naming the po
   assert.equal(busy.code, 1);
   assert.equal(busy.stdout, '');
   assert.match(busy.stderr, new RegExp(`mqtt port ${port} is already in use`));
+});
+
+test('a damaged, foreign or empty database at start-up: one line naming the file and what to do, exit 1', async (t) => {
+  const dir = tempDir(t);
+  const start = (data: string) =>
+    run([
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data',
+      data,
+      '--schema',
+      schemaFile(dir),
+    ]);
+  const cases: [string, string, Buffer, RegExp][] = [
+    [
+      'garbage',
+      'hub.db',
+      Buffer.from('this is not a database, it is a shopping list\n'.repeat(200)),
+      /not a valid database/,
+    ],
+    ['empty', 'hub.db', Buffer.alloc(0), /is empty \(0 bytes\)/],
+    ['registry', 'devices.db', Buffer.from('x'.repeat(8192)), /not a valid database/],
+    ['empty registry', 'devices.db', Buffer.alloc(0), /is empty \(0 bytes\)/],
+  ];
+  for (const [name, file, bytes, what] of cases) {
+    const data = join(dir, name.replace(' ', '-'));
+    mkdirSync(data, { recursive: true, mode: 0o700 });
+    writeFileSync(join(data, file), bytes);
+    const r = await start(data);
+    assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+    assert.equal(r.stdout, '', name);
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
+    assert.equal(lines.length, 1, `${name}: one line besides the JSON log: ${r.stderr}`);
+    assert.match(lines[0], new RegExp(`^backroom-hub: .*${file.replace('.', '\\.')}`), name);
+    assert.match(lines[0], what, name);
+    assert.match(lines[0], /restore it from a backup/, name);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${name}: no stack trace`);
+    assert.equal(readFileSync(join(data, file)).length, bytes.length, `${name}: the file is left as it was`);
+  }
+});
+
+test('the hub keeps its data private: folder 0700, databases and their WAL files 0600', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'data');
+  const hub = startMain([
+    '--mqtt-port',
+    '0',
+    '--http-port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--data',
+    data,
+    '--schema',
+    schemaFile(dir),
+  ]);
+  t.after(() => hub.child.kill('SIGKILL'));
+  await hub.listening;
+  assert.equal(statSync(data).mode & 0o777, 0o700);
+  const files = readdirSync(data).filter((f) => /\.db(-wal|-shm)?$/.test(f));
+  assert.ok(files.includes('hub.db') && files.includes('devices.db'), files.join(' '));
+  for (const f of files) assert.equal(statSync(join(data, f)).mode & 0o777, 0o600, f);
+  hub.child.kill('SIGTERM');
+  assert.equal(await hub.exited, 0);
 });

@@ -4,13 +4,12 @@
  * route reads and writes the local replica; writes reach the hub when the sync client pushes them.
  */
 
-import type { IncomingMessage } from 'node:http';
 import { type ReplicaStore, SyncError } from '@backroom/sync-core';
 import {
-  errorHandler,
-  notFoundHandler,
+  httpConventions,
   OBJECT_ROUTES_MAX_PARAM_LENGTH,
   registerObjectRoutes,
+  useHttpConventions,
 } from '@backroom/sync-core/http';
 import type { VectorStore } from '@backroom/vector-store';
 import { registerSearchRoute } from '@backroom/vector-store/http';
@@ -89,15 +88,15 @@ export async function createAgentApi(options: AgentApiOptions): Promise<AgentApi
   const started = Date.now();
   const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024;
   const app = fastify({
+    ...httpConventions(),
     ...(options.logger ? { loggerInstance: options.logger.child({ component: 'api' }) } : { logger: false }),
     routerOptions: { maxParamLength: OBJECT_ROUTES_MAX_PARAM_LENGTH },
     bodyLimit,
     // Close keep-alive connections on shutdown instead of waiting for clients to hang up.
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
-  keepReadingRefusedBodies(app, { maxBytes: REFUSED_BODY_DRAIN_FACTOR * bodyLimit });
+  // The same error shape, codes, JSON parsing and 413 handling as the hub (@backroom/sync-core/http).
+  useHttpConventions(app, { bodyLimit });
 
   app.addHook('onRequest', async (request, reply) => {
     const hostname = hostnameOf(request.headers.host);
@@ -156,65 +155,6 @@ export async function createAgentApi(options: AgentApiOptions): Promise<AgentApi
       return closing;
     },
   };
-}
-
-/** After refusing a body, read and discard at most this many times the body limit before hanging up. */
-const REFUSED_BODY_DRAIN_FACTOR = 8;
-/** ... and for at most this long. */
-const REFUSED_BODY_DRAIN_MS = 30_000;
-
-/**
- * Answers a request refused before its body was read (413 for a body over `bodyLimit`, or any other error
- * of fastify's body parsing while the body is still arriving) without resetting the connection.
- *
- * fastify marks such an answer `Connection: close`; Node then destroys the socket as soon as the answer
- * is written, with the rest of the body still unread in the kernel's buffer, so the kernel resets the
- * connection and a client that is still sending the body sees ECONNRESET or EPIPE instead of the 413
- * (the hazard of closing too early, RFC 9112 section 9.6). A server must read the whole body or close
- * after its answer (RFC 9112 section 9): here the answer keeps the connection and the rest of the body is
- * read and thrown away, so the client finishes sending, reads the 413 and may reuse the connection. A
- * client that sends more than `maxBytes` after the answer, or for longer than `maxMs`, is disconnected.
- *
- * @example
- * const app = fastify({ bodyLimit });
- * keepReadingRefusedBodies(app, { maxBytes: 8 * bodyLimit });
- */
-export function keepReadingRefusedBodies(
-  app: FastifyInstance,
-  limits: { readonly maxBytes: number; readonly maxMs?: number },
-): void {
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode >= 400 && !request.raw.complete && reply.getHeader('connection') === 'close') {
-      reply.removeHeader('connection');
-      discardRestOfBody(request.raw, limits.maxBytes, limits.maxMs ?? REFUSED_BODY_DRAIN_MS);
-    }
-    return payload;
-  });
-}
-
-/** Reads `req` to its end, throwing the bytes away; destroys its socket past `maxBytes` or `maxMs`. */
-function discardRestOfBody(req: IncomingMessage, maxBytes: number, maxMs: number): void {
-  const socket = req.socket;
-  let discarded = 0;
-  const hangUp = () => {
-    stop();
-    socket.destroy();
-  };
-  const onData = (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > maxBytes) hangUp();
-  };
-  const timer = setTimeout(hangUp, maxMs).unref();
-  const stop = () => {
-    clearTimeout(timer);
-    req.off('data', onData);
-    req.off('end', stop);
-    socket.off('close', stop);
-  };
-  req.on('data', onData);
-  req.once('end', stop);
-  socket.once('close', stop);
-  req.resume();
 }
 
 /** The host name of a Host header (`127.0.0.1:7070` → `127.0.0.1`), lower-cased; undefined if absent. */

@@ -2,7 +2,7 @@
  * The device registry: enrolled devices in `DATA/devices.db` (SQLite, WAL). Stores a scrypt hash of each
  * device's credential, never the credential itself.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubError } from '../errors.js';
 import { DUMMY_HASH, generateSecret, hashSecret, verifySecret } from './credentials.js';
@@ -65,13 +65,23 @@ export class DeviceRegistry {
    */
   static open(dataDir: string): DeviceRegistry {
     const file = join(dataDir, DEVICES_DB_FILE);
-    let db: SqliteDatabase;
     try {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      db = openSqlite(file);
-      // The hashes are not secrets, but nobody else needs to read them either.
-      chmodSync(file, 0o600);
+      chmodSync(dataDir, 0o700);
+      // Created 0600 before SQLite opens it, so its -wal and -shm files (same mode as the file) are too.
+      const existed = existsSync(file);
+      if (!existed) closeSync(openSync(file, 'a', 0o600));
+      else if (statSync(file).size === 0) {
+        // SQLite would take an empty file for a new database: every enrolled device would be gone.
+        throw new HubError(
+          'HUB_ERR_DATA_CORRUPT',
+          `${file} is empty (0 bytes) but should hold the enrolled devices: restore it from a backup of the data folder, or delete it and enrol the devices again`,
+          { file },
+        );
+      }
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     } catch (e) {
+      if (e instanceof HubError) throw e;
       throw new HubError(
         'HUB_ERR_DATA_DIR',
         `cannot open the device registry ${file}: ${(e as Error).message}`,
@@ -79,19 +89,43 @@ export class DeviceRegistry {
         e,
       );
     }
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version === 0) {
-      db.exec(`CREATE TABLE IF NOT EXISTS devices (
-        id TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        store TEXT,
-        secret_hash TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        revoked_at INTEGER,
-        last_seen INTEGER
-      ) STRICT`);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    } else if (version > SCHEMA_VERSION) {
+    let db: SqliteDatabase | undefined;
+    let version: number;
+    try {
+      db = openSqlite(file);
+      version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0) {
+        db.exec(`CREATE TABLE IF NOT EXISTS devices (
+          id TEXT PRIMARY KEY,
+          role TEXT NOT NULL,
+          store TEXT,
+          secret_hash TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          revoked_at INTEGER,
+          last_seen INTEGER
+        ) STRICT`);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }
+      db.prepare('SELECT count(*) FROM devices').get();
+    } catch (e) {
+      db?.close();
+      const code = String((e as { code?: unknown }).code ?? '');
+      if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+        throw new HubError(
+          'HUB_ERR_DATA_CORRUPT',
+          `${file} is not a valid database (${(e as Error).message}): restore it from a backup of the data folder, or move it aside and enrol the devices again`,
+          { file },
+          e,
+        );
+      }
+      throw new HubError(
+        'HUB_ERR_DATA_DIR',
+        `cannot open the device registry ${file}: ${(e as Error).message}`,
+        { file },
+        e,
+      );
+    }
+    if (version > SCHEMA_VERSION) {
       db.close();
       throw new HubError('HUB_ERR_DATA_DIR', `${file} was written by a newer hub (format ${version})`, {
         file,

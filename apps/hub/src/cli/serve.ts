@@ -1,4 +1,6 @@
 /** `backroom-hub` without a sub-command: start the hub, print the listening line, stop on a signal. */
+
+import { isSyncError } from '@backroom/sync-core';
 import { createHub, type Hub } from '../app.js';
 import { type HubConfig, loadConfig } from '../config.js';
 import { isHubError } from '../errors.js';
@@ -9,8 +11,9 @@ import { type CliIo, EXIT } from './io.js';
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /**
- * Starts the hub from flags, environment and config file. On success prints exactly one line on
- * stdout, `{"event":"listening","mqtt":PORT,"http":PORT}` (plus `"mqtts":PORT` with TLS), and resolves
+ * Starts the hub from flags, environment and config file. On success prints on stdout first the line
+ * `{"event":"listening","mqtt":PORT,"http":PORT}` (plus `"mqtts":PORT` with TLS), then a plain line with
+ * the admin token's path (and on first start how to use it), and resolves
  * with the running hub; SIGINT/SIGTERM then close it and exit 0. Resolves with an exit code when the
  * hub cannot start (2: configuration, 1: anything else), after printing why on stderr.
  */
@@ -33,8 +36,10 @@ export async function serve(argv: readonly string[], io: CliIo): Promise<Hub | n
   try {
     hub = await createHub(config, { attach: attachSync });
   } catch (e) {
-    if (!isHubError(e)) throw e;
-    io.stderr.write(`backroom-hub: ${e.message}\n`);
+    // Our own errors (a port in use, a damaged database file...) are one line that says what to do;
+    // only a bug gets a stack trace.
+    if (!isHubError(e) && !isSyncError(e)) throw e;
+    io.stderr.write(`backroom-hub: ${e.message.replaceAll('\n', ' ')}\n`);
     return e.code === 'HUB_ERR_CONFIG_INVALID' ? EXIT.USAGE : EXIT.FAILURE;
   }
   let stopping = false;
@@ -63,5 +68,16 @@ export async function serve(argv: readonly string[], io: CliIo): Promise<Hub | n
   // Only now: a script may signal the hub as soon as it reads this line, and until a handler is
   // installed the kernel's default action for SIGINT/SIGTERM kills the process outright.
   io.stdout.write(`${JSON.stringify({ event: 'listening', ...hub.ports })}\n`);
+  // Then, for the person at the terminal, where the admin token is and (the first time) how to use it.
+  const token = hub.adminToken.file;
+  if (hub.adminToken.created) {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    io.stdout.write(
+      `admin token created: ${token} (mode 0600)\n` +
+        `  use it as: curl -H "Authorization: Bearer $(cat ${token})" http://${host}:${hub.ports.http}/v1/devices\n`,
+    );
+  } else {
+    io.stdout.write(`admin token: ${token}\n`);
+  }
   return hub;
 }

@@ -55,12 +55,13 @@ export interface HttpServerOptions {
  */
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const started = Date.now();
+  const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024;
   const app = fastify({
     ...httpConventions(),
     loggerInstance: options.logger.child({ component: 'http' }),
     // Request lines are logged at debug level by the onResponse hook below, not at info by fastify.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    bodyLimit,
     // Close keep-alive connections on shutdown instead of waiting for clients to hang up.
     forceCloseConnections: true,
     // Object ids may be up to 256 characters (percent-encoded: more); fastify's default stops at 100.
@@ -119,7 +120,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   // The same error shape, codes and messages as the device agent's API (@backroom/sync-core/http).
-  useHttpConventions(app);
+  useHttpConventions(app, { bodyLimit });
 
   app.get('/health', async () => ({
     status: 'ok',

@@ -14,6 +14,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { SyncError } from '../errors.js';
+import { keepReadingRefusedBodies } from './refused-bodies.js';
 
 /** The body of every error response. `details` only for client errors (4xx) that carry context. */
 export interface ErrorBody {
@@ -189,11 +190,17 @@ export function httpConventions(): Pick<FastifyServerOptions, 'frameworkErrors'>
   };
 }
 
+/** After refusing a body, read and discard at most this many times the body limit before hanging up. */
+const REFUSED_BODY_DRAIN_FACTOR = 8;
+
 /**
- * Installs on `app` the error handler, the not-found handler and the JSON body parser (which tells a
- * malformed body from a forbidden `__proto__` key, instead of calling both "not valid JSON").
+ * Installs on `app` the error handler, the not-found handler, the JSON body parser (which tells a
+ * malformed body from a forbidden `__proto__` key, instead of calling both "not valid JSON"), and the
+ * reading of refused bodies so a client sending too much gets its 413 rather than a reset connection.
+ * `bodyLimit` must be the one the app was built with.
  */
-export function useHttpConventions(app: FastifyInstance): void {
+export function useHttpConventions(app: FastifyInstance, options: { readonly bodyLimit: number }): void {
+  keepReadingRefusedBodies(app, { maxBytes: REFUSED_BODY_DRAIN_FACTOR * options.bodyLimit });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.removeContentTypeParser('application/json');

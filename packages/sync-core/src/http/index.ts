@@ -20,4 +20,5 @@ export {
   type ReadRestriction,
   registerObjectRoutes,
 } from './object-routes.js';
+export { keepReadingRefusedBodies } from './refused-bodies.js';
 export { MAX_OBJECT_ID, OBJECT_ROUTES_MAX_PARAM_LENGTH } from './schemas.js';
