@@ -129,3 +129,20 @@ test("a terminal's refused write leaves nothing behind; a sensor sees only its r
   assert.equal((await call(port, 'GET', '/v1/devices', screen)).status, 200);
   assert.equal((await call(port, 'GET', '/metrics', screen)).status, 200);
 });
+
+test('sync filters are checked at start-up: a field the collection lacks is a config error, listed with the rest', async (t) => {
+  await assert.rejects(
+    startSyncHub(t, {
+      filters: { transactions: 'till == $auth.sub', orders: 'terminalId == $auth.sub AND (', nope: 'a == 1' },
+    }),
+    (e: Error & { code?: string; details?: { problems?: string[] } }) => {
+      assert.equal(e.code, 'HUB_ERR_CONFIG_INVALID');
+      const problems = e.details?.problems ?? [];
+      assert.equal(problems.length, 3, problems.join('\n'));
+      assert.ok(problems.some((p) => /filters\.transactions: transactions has no field "till"/.test(p)));
+      assert.ok(problems.some((p) => /filters\.orders:/.test(p)));
+      assert.ok(problems.some((p) => /filters\.nope: no such collection/.test(p)));
+      return true;
+    },
+  );
+});

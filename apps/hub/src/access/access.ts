@@ -12,6 +12,7 @@
  * Filters are parsed once at start-up and compiled once per caller with its variables.
  */
 import {
+  assertFilterFields,
   type CollectionDef,
   compileFilter,
   type Filter,
@@ -93,15 +94,27 @@ export type FilterTable = ReadonlyMap<string, Filter>;
 
 /**
  * Parses the configured filters (plus {@link DEFAULT_FILTERS} for collections the config leaves out).
- * @throws HubError `HUB_ERR_CONFIG_INVALID` listing every filter that does not parse or names an unknown
- *   collection.
+ * @throws HubError `HUB_ERR_CONFIG_INVALID` listing every filter that does not parse, names an unknown
+ *   collection, or reads a field its collection does not have.
  */
 export function parseFilterTable(schema: Schema, configured: Readonly<Record<string, string>>): FilterTable {
   const table = new Map<string, Filter>();
   const problems: string[] = [];
+  const add = (c: string, text: string, source: string) => {
+    try {
+      const filter = parseFilter(text);
+      // A field the collection does not have reads as null: the filter would silently match nothing.
+      // Sync filters see an object's fields only (not its id).
+      assertFilterFields(schema.collections[c], filter, { id: false });
+      table.set(c, filter);
+    } catch (e) {
+      problems.push(`${source}: ${(e as Error).message}`);
+    }
+  };
   for (const [c, text] of Object.entries(DEFAULT_FILTERS)) {
-    if (Object.hasOwn(schema.collections, c) && !Object.hasOwn(configured, c))
-      table.set(c, parseFilter(text));
+    if (Object.hasOwn(schema.collections, c) && !Object.hasOwn(configured, c)) {
+      add(c, text, `filters.${c} (the default "${text}"; set filters.${c} in the config to replace it)`);
+    }
   }
   for (const [c, text] of Object.entries(configured)) {
     if (!Object.hasOwn(schema.collections, c)) {
@@ -109,11 +122,7 @@ export function parseFilterTable(schema: Schema, configured: Readonly<Record<str
       continue;
     }
     if (text.trim() === '') continue; // an empty filter: every device gets everything
-    try {
-      table.set(c, parseFilter(text));
-    } catch (e) {
-      problems.push(`filters.${c}: ${(e as Error).message}`);
-    }
+    add(c, text, `filters.${c}`);
   }
   if (problems.length) {
     throw new HubError('HUB_ERR_CONFIG_INVALID', `invalid sync filters: ${problems.join('; ')}`, {
