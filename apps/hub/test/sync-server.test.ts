@@ -148,6 +148,22 @@ test('a hostile terminal cannot pose as the hub, out-rank a closed order, or tou
   assert.equal(store.get('orders', 'O-1')!.note, 'mine');
 });
 
+test('edits of an order the hub never had are refused as not found, not as "deleted while away"', async (t) => {
+  const { hub, store } = await syncHub(t);
+  const till = await rawDevice(t, hub, 'till-1');
+  await till.send({
+    k: 'push',
+    batchId: 'b1',
+    changes: [{ collection: 'orders', id: 'O-never', fields: { note: { v: 'hi', ver: ver('till-1') } } }],
+  });
+  const r = await till.next('reject');
+  assert.equal(r.code, 'SYNC_ERR_NOT_FOUND', r.message);
+  assert.match(r.message, /does not exist on the hub/);
+  assert.doesNotMatch(r.message, /deleted/);
+  assert.deepEqual(r.object, { collection: 'orders', id: 'O-never' });
+  assert.equal(store.get('orders', 'O-never', { includeDeleted: true }), undefined);
+});
+
 test('a terminal away longer than the tombstone retention is resynced and cannot resurrect a deleted order', async (t) => {
   const { hub, dir, server, store } = await syncHub(t, { tombstoneRetentionMs: 200 });
   const { credential } = await hub.registry.add({ id: 'till-1', role: 'pos' });
