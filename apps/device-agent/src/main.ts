@@ -29,11 +29,16 @@ let agent: Awaited<ReturnType<typeof createAgent>>;
 try {
   agent = await createAgent(options);
 } catch (err) {
-  log.fatal({ err }, `the agent could not start: ${(err as Error).message}`);
+  // A coded error (a damaged replica file, a port in use...) is one line saying what to do; a bug is logged
+  // with its stack.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[A-Z]+_ERR_/.test(code)) {
+    process.stderr.write(`backroom-agent: ${(err as Error).message.replaceAll('\n', ' ')}\n`);
+  } else {
+    log.fatal({ err }, `the agent could not start: ${(err as Error).message}`);
+  }
   process.exit(1);
 }
-process.stdout.write(`${JSON.stringify({ event: 'listening', api: agent.apiPort })}\n`);
-
 let stopping = false;
 const stop = (signal: NodeJS.Signals) => {
   if (stopping) {
@@ -52,3 +57,5 @@ const stop = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// Only now: a script may signal the agent as soon as it reads this line.
+process.stdout.write(`${JSON.stringify({ event: 'listening', api: agent.apiPort })}\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -178,4 +178,50 @@ test('backroom-agent prints the listening line, serves the API without a hub, an
 
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
+});
+
+test('the agent keeps a terminal private (folder 0700, replica 0600) and stops on a damaged replica with one line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'backroom-agent-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+  const data = join(dir, 'agent');
+  mkdirSync(data, { mode: 0o755 });
+  const start = () =>
+    spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, '--api-port', '0'], {
+      env: {
+        ...process.env,
+        BACKROOM_HUB: 'mqtt://127.0.0.1:1',
+        BACKROOM_DEVICE_ID: 'till-1',
+        BACKROOM_TOKEN: 'not-checked-offline',
+        BACKROOM_AGENT_DATA: data,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const child = start();
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  assert.equal(statSync(data).mode & 0o777, 0o700, 'an existing 0755 folder is made private');
+  for (const f of readdirSync(data).filter((n) => n.startsWith('replica.db'))) {
+    assert.equal(statSync(join(data, f)).mode & 0o777, 0o600, f);
+  }
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+
+  for (const f of readdirSync(data).filter((n) => n.startsWith('replica.db'))) rmSync(join(data, f));
+  writeFileSync(join(data, 'replica.db'), 'not a database at all\n'.repeat(300));
+  const broken = start();
+  let stderr = '';
+  broken.stderr.on('data', (c) => {
+    stderr += c;
+  });
+  const code = await new Promise<number | null>((resolve) => broken.on('exit', (c) => resolve(c)));
+  assert.equal(code, 1);
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('{'));
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0], /^backroom-agent: .*replica\.db is not a valid database.*restore it from a backup/);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
 });
