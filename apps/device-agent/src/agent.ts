@@ -3,7 +3,7 @@
  * over MQTT, with the local HTTP API on 127.0.0.1. `main.ts` parses flags and calls {@link createAgent};
  * POS software written in Node calls it directly.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchema, type ReplicaStore, type Schema, ReplicaStore as Store } from '@backroom/sync-core';
@@ -75,7 +75,10 @@ function readSchema(file: string): Schema {
 export async function createAgent(o: AgentOptions): Promise<Agent> {
   const logger = pino({ level: o.logLevel ?? 'info', base: { deviceId: o.deviceId } }, pino.destination(2));
   const schema = readSchema(o.schemaFile ?? DEFAULT_SCHEMA_FILE);
-  mkdirSync(o.dataDir, { recursive: true });
+  // A terminal's sales are nobody else's business on that machine: the data folder is private (0700),
+  // also when it already existed; the replica files are 0600 (the store sees to that).
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(o.dataDir, 0o700);
   const store = Store.open({
     path: join(o.dataDir, 'replica.db'),
     schema,
