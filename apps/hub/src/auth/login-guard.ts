@@ -75,6 +75,7 @@ export class LoginGuard {
   readonly #clean: (() => void)[] = [];
   readonly #suspect: (() => void)[] = [];
   #running = 0;
+  #runningSuspect = 0;
   #stats = { verified: 0, limited: 0, remembered: 0 };
 
   constructor(options: LoginGuardOptions = {}) {
@@ -173,7 +174,8 @@ export class LoginGuard {
 
   /**
    * Runs an expensive check when a slot is free. Sources with no failure on record go before sources
-   * with some, so a burst from one address does not hold up everybody else.
+   * with some, and suspect sources never hold more than one slot, so a burst from one address leaves a
+   * slot free for everybody else.
    */
   schedule<T>(address: string | undefined, check: () => Promise<T>): Promise<T> {
     // Suspect: the address has more than this one check spent (failures, or other checks in flight).
@@ -183,18 +185,30 @@ export class LoginGuard {
     return new Promise<T>((resolve, reject) => {
       const run = () => {
         this.#running++;
+        if (suspect) this.#runningSuspect++;
         this.#stats.verified++;
         check()
           .then(resolve, reject)
           .finally(() => {
             this.#running--;
-            const next = this.#clean.shift() ?? this.#suspect.shift();
-            next?.();
+            if (suspect) this.#runningSuspect--;
+            this.#next();
           });
       };
-      if (this.#running < this.#maxConcurrent) run();
-      else (suspect ? this.#suspect : this.#clean).push(run);
+      (suspect ? this.#suspect : this.#clean).push(run);
+      this.#next();
     });
+  }
+
+  /** Starts queued checks while slots are free: clean sources first, one suspect slot at most. */
+  #next(): void {
+    while (this.#running < this.#maxConcurrent) {
+      const run =
+        this.#clean.shift() ??
+        (this.#runningSuspect < Math.max(1, this.#maxConcurrent - 1) ? this.#suspect.shift() : undefined);
+      if (!run) return;
+      run();
+    }
   }
 
   /** Tokens left in a bucket now (a missing bucket is full). */
