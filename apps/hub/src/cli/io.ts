@@ -22,6 +22,9 @@ Every flag has an environment variable: BACKROOM_CONFIG, BACKROOM_DATA, BACKROOM
 BACKROOM_HTTP_PORT, BACKROOM_HOST, BACKROOM_SCHEMA, BACKROOM_INSECURE_NO_AUTH, BACKROOM_MQTTS_PORT,
 BACKROOM_LOG_LEVEL, BACKROOM_MAX_PACKET_BYTES, BACKROOM_MAX_SKEW_MS. Flags win over the environment,
 which wins over the config file. Port 0 picks a free port.
-On start-up the hub prints one line on stdout: {"event":"listening","mqtt":PORT,"http":PORT}.
-Logs are JSON lines on stderr.
+The hub binds 0.0.0.0 (every interface) unless --host says otherwise, e.g. --host 127.0.0.1.
+On start-up the hub prints on stdout first {"event":"listening","mqtt":PORT,"http":PORT}, then the path
+of its admin token (DATA/admin-token, mode 0600). Logs are JSON lines on stderr.
+With --json, devices add prints one line {"id","role","store","credential"} and devices list one JSON
+array; errors go to stderr.
 `;
