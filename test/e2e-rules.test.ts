@@ -73,7 +73,8 @@ test('a terminal with its clock a day ahead cannot win over later writes from co
       'corrected at the good till',
   );
 
-  // Its writes after connecting are still a day ahead by its own clock: the hub keeps rebasing them.
+  // Its writes after connecting are stamped at hub time (its offline write, never pushed before, was
+  // placed at hub time too, so its clock came down): the later write at the good till still wins.
   await ok(fast.http('PATCH', '/v1/collections/orders/objects/O-1', { total: 6 }));
   await waitSynced(fast);
   await ok(good.http('PATCH', '/v1/collections/orders/objects/O-1', { total: 7 }));

@@ -182,6 +182,8 @@ export interface AgentProc extends Running {
     pendingUp: number;
     lastSyncAt: string | null;
     clockOffsetMs: number;
+    quarantined?: number;
+    refused?: { code: string; message: string; at: string } | null;
   }>;
 }
 

@@ -13,13 +13,17 @@ export interface Proxy {
   restore(): void;
   /** Points the proxy at another hub port (after a hub restart on a new port). */
   retarget(port: number): void;
+  /** TCP connections accepted so far (refused ones while cut included): the client's connection attempts. */
+  accepted(): number;
 }
 
 export async function startProxy(t: TestContext, targetPort: number): Promise<Proxy> {
   let target = targetPort;
   let up = true;
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((client) => {
+    accepted++;
     if (!up) {
       client.destroy();
       return;
@@ -61,5 +65,6 @@ export async function startProxy(t: TestContext, targetPort: number): Promise<Pr
     retarget(p: number) {
       target = p;
     },
+    accepted: () => accepted,
   };
 }

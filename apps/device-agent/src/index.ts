@@ -11,4 +11,10 @@ export { type AgentApi, createAgentApi } from './api/server.js';
 export type { SyncStatus } from './api/status.js';
 export { SyncClient, type SyncClientOptions } from './sync/sync-client.js';
 export { MqttTransport, type MqttTransportOptions } from './transport/mqtt-transport.js';
+export {
+  type HubRefusal,
+  type HubRefusalCode,
+  HubRefusalCodes,
+  refusalOf,
+} from './transport/refusal.js';
 export type { Transport, TransportEvents } from './transport/transport.js';

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SyncError } from './errors.js';
 import type { Stamp } from './types.js';
 
@@ -29,14 +31,53 @@ export function stampFromString(hex: string): Stamp {
 export interface TimeSource {
   /** Wall-clock milliseconds (Date.now()). */
   wall(): number;
-  /** Monotonic milliseconds (performance.now()): never jumps when an operator changes the wall clock. */
+  /**
+   * Monotonic milliseconds: never jumps when an operator changes the wall clock. The system's is
+   * CLOCK_MONOTONIC (time since boot, suspend excluded), the same in every process of one boot.
+   */
   monotonic(): number;
+  /**
+   * Names the monotonic clock's epoch: the same value for as long as {@link monotonic} readings are
+   * comparable (the system's: the kernel's boot id). A source without it counts as one epoch forever.
+   */
+  bootId?(): string;
+}
+
+let systemBootId: string | undefined;
+
+/** The kernel's boot id; where there is none (not Linux), one per process: readings never cross processes. */
+function readBootId(): string {
+  if (systemBootId === undefined) {
+    try {
+      systemBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    } catch {
+      // not Linux, or /proc not mounted
+    }
+    systemBootId ??= `process-${randomUUID()}`;
+  }
+  return systemBootId;
 }
 
 export const systemTime: TimeSource = {
   wall: () => Date.now(),
-  monotonic: () => performance.now(),
+  // process.hrtime is CLOCK_MONOTONIC: unlike performance.now() it does not restart with the process.
+  monotonic: () => Number(process.hrtime.bigint() / 1000n) / 1000,
+  bootId: readBootId,
 };
+
+/**
+ * How the wall clock stands against the monotonic clock at one moment. It stays the same (to within a
+ * millisecond) until the wall clock is stepped (an operator, an NTP step), the machine is suspended, or it
+ * reboots: so two equal time bases tell that no such jump happened in between.
+ */
+export interface TimeBase {
+  /** {@link TimeSource.bootId}, `''` when the source has none. */
+  readonly boot: string;
+  /** Wall-clock ms minus monotonic ms. */
+  readonly wallMinusMono: number;
+  /** The wall clock's reading (ms) at that moment. */
+  readonly wall: number;
+}
 
 /** Options of a {@link SyncClock}. */
 export interface SyncClockOptions {
@@ -106,6 +147,17 @@ export class SyncClock {
     return this.anchor ? this.physicalNow() - this.time.wall() : 0;
   }
 
+  /** True once {@link adoptOffset} was called: physical time is the hub's, not this node's wall clock. */
+  hasHubTime(): boolean {
+    return this.anchor !== undefined;
+  }
+
+  /** The wall clock against the monotonic clock now (see {@link TimeBase}). */
+  timeBase(): TimeBase {
+    const wall = this.time.wall();
+    return { boot: this.time.bootId?.() ?? '', wallMinusMono: wall - this.time.monotonic(), wall };
+  }
+
   /** Send rule: a stamp for a local event, strictly after every stamp seen so far. */
   now(): Stamp {
     const pt = this.physical();
@@ -159,6 +211,19 @@ export class SyncClock {
   /** The last stamp issued or accepted: persist it before a newer stamp leaves the node. */
   highWater(): Stamp {
     return packStamp(this.l, this.c);
+  }
+
+  /**
+   * Lowers the clock to `to` when it is above it. The one exception to "never backwards", and only safe
+   * when no stamp above `to` ever left this node and none is kept anywhere any more: the replica store
+   * calls it once it has moved a device's never-pushed stamps to the hub's time
+   * (`ReplicaStore.adoptHubOffset`). Anything else keeps every stamp unique only by never calling it.
+   */
+  retract(to: Stamp): void {
+    if (to >= this.highWater()) return;
+    const { ms, counter } = unpackStamp(to);
+    this.l = ms;
+    this.c = counter;
   }
 
   private physical(): number {

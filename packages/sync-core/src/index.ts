@@ -12,6 +12,7 @@ export {
   stampFromString,
   stampToString,
   systemTime,
+  type TimeBase,
   type TimeSource,
   unpackStamp,
 } from './clock.js';
@@ -87,6 +88,14 @@ export {
   type ReplicaStoreOptions,
   selectChange,
 } from './replica-store.js';
+// Offline writes placed at hub time before they are pushed (ReplicaStore.adoptHubOffset).
+export {
+  RESTAMP_MIN_OFFSET_MS,
+  RESTAMP_TOLERANCE_MS,
+  type RestampResult,
+  type RestampSkip,
+  type WallRun,
+} from './restamp.js';
 export {
   type CollectionDef,
   checkFieldValue,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SyncClock, stampFromString, stampToString, type TimeSource } from './clock.js';
+import { SyncClock, stampFromString, stampToString, type TimeBase, type TimeSource } from './clock.js';
 import { SyncError } from './errors.js';
 import type { Logger } from './logger.js';
 import { applyChange, type CounterOps, emptyState, type ObjectState } from './merge.js';
@@ -14,6 +14,7 @@ import {
   versJson,
 } from './replica-rows.js';
 import { checkCounters, checkFields, checkId, checkRemote } from './replica-validate.js';
+import { moveOwnVersions, planRestamp, type RestampResult, stampMover, WallRuns } from './restamp.js';
 import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
 import { type Db, openDatabase, type Statement } from './sqlite.js';
 import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
@@ -204,6 +205,8 @@ export class ReplicaStore {
   private closed = false;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
+  /** Which local stamps came from this node's own wall clock and never left it (devices only: restamp.ts). */
+  private readonly wallRuns: WallRuns | undefined;
 
   private constructor(db: Db, opts: ReplicaStoreOptions, seq: number, highWater: Stamp | undefined) {
     this.db = db;
@@ -215,6 +218,12 @@ export class ReplicaStore {
     this.log = opts.logger;
     this.seq = seq;
     this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
+    this.wallRuns = this.useOutbox
+      ? new WallRuns(
+          this.clock,
+          db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('wall_run') as string | undefined,
+        )
+      : undefined;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
       get: db.prepare('SELECT * FROM objects WHERE collection = ? AND id = ?'),
@@ -500,6 +509,8 @@ export class ReplicaStore {
     const defs = changes.map((c, i) => checkRemote(this.schema, c, i));
     const rebase = opts.rebase ?? true;
     return this.transaction(() => {
+      // Local writes after this must stay after it: they are no longer free to move (restamp.ts).
+      this.wallRuns?.remoteSeen();
       const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
       const rebased: Rebase[] = [];
       const before = this.dirty.size;
@@ -524,6 +535,7 @@ export class ReplicaStore {
   applyRebase(rebases: readonly Rebase[], hubState: readonly Change[] = []): void {
     if (rebases.length === 0 && hubState.length === 0) return;
     this.transaction(() => {
+      this.wallRuns?.remoteSeen();
       const byObject = new Map<string, Rebase[]>();
       for (const r of rebases) {
         const k = `${r.collection}\u0000${r.id}`;
@@ -578,6 +590,102 @@ export class ReplicaStore {
       }
       if (hubState.length) this.applyRemote(hubState, { rebase: false });
     });
+  }
+
+  /**
+   * Takes the hub's time, learned at `welcome` (`offsetMs` = hub time − this node's wall time at `hello`):
+   * from now on the clock runs on hub time (`SyncClock.adoptOffset`). First, this node's writes stamped on
+   * its own wall clock that never left it are moved to the hub's time (`stamp + offsetMs`), when the wall
+   * clock did not jump since they were made (`measuredAt`: the time base at `hello`); the clock's high-water
+   * mark comes down with them. Registers, increments (with their ids) and outbox change in one transaction;
+   * the order of the writes and every register's winner are kept. Rules and why it is safe: restamp.ts.
+   * Call it before pushing anything on the new connection, outside {@link transaction}.
+   * @throws SyncError `SYNC_ERR_PROTOCOL` inside a transaction (a rollback could not undo the clock).
+   */
+  adoptHubOffset(offsetMs: number, opts: { measuredAt?: TimeBase } = {}): RestampResult {
+    this.assertOpen();
+    if (this.txDepth > 0) {
+      throw new SyncError('SYNC_ERR_PROTOCOL', 'adoptHubOffset cannot run inside a transaction');
+    }
+    const runs = this.wallRuns;
+    const run = runs?.current();
+    const highWater = this.clock.highWater();
+    let result: RestampResult;
+    try {
+      result = this.transaction(() => {
+        runs?.close();
+        const plan = planRestamp(run, offsetMs, highWater, this.clock.timeBase(), opts.measuredAt);
+        if (!run || 'skipped' in plan) {
+          return { stamps: 0, objects: 0, shiftMs: 0, skipped: 'skipped' in plan ? plan.skipped : undefined };
+        }
+        return this.moveUnsentStamps(run.floor, plan.shiftMs);
+      });
+    } catch (e) {
+      // Rolled back: the run is still open and the clock must not stay lowered.
+      runs?.restore(run);
+      this.clock.observe(highWater);
+      throw e;
+    }
+    this.clock.adoptOffset(offsetMs);
+    return result;
+  }
+
+  /** {@link adoptHubOffset}'s move, inside its transaction: this node's stamps above `floor` by `shiftMs`. */
+  private moveUnsentStamps(floor: Stamp, shiftMs: number): RestampResult {
+    const move = stampMover(floor, shiftMs);
+    const moved = new Set<string>();
+    const tracked = (hex: string) => {
+      const to = move(hex);
+      if (to !== undefined) moved.add(to);
+      return to;
+    };
+    const renameOp = this.db.prepare(
+      'UPDATE counter_ops SET op = ?, ver = ? WHERE collection = ? AND id = ? AND field = ? AND op = ?',
+    );
+    const renameOutbox = this.db.prepare(
+      'UPDATE outbox SET op = ? WHERE collection = ? AND id = ? AND op = ?',
+    );
+    // Every write of the run is in the outbox: rows leave it only with a push, after a welcome.
+    const pending = this.db.prepare('SELECT DISTINCT collection, id FROM outbox').all() as {
+      collection: string;
+      id: string;
+    }[];
+    let objects = 0;
+    for (const o of pending) {
+      if (!Object.hasOwn(this.schema.collections, o.collection)) continue;
+      const def = this.collection(o.collection);
+      const state = this.load(def, o.id);
+      if (!state.stored) continue;
+      let changed = moveOwnVersions(state, this.nodeId, tracked);
+      if (def.counters.length) {
+        const renamed = new Map<string, string>();
+        for (const op of this.ops.list(def.name, o.id)) {
+          if (op.ver[2] !== this.nodeId) continue;
+          const to = tracked(op.ver[1]);
+          if (to === undefined) continue;
+          // The increment never left: it takes the id of its new stamp, so ids stay unique below the old clock.
+          const id = op.op === `${this.nodeId}/${op.ver[1]}` ? `${this.nodeId}/${to}` : op.op;
+          renameOp.run(id, JSON.stringify([op.ver[0], to, op.ver[2]]), def.name, o.id, op.field, op.op);
+          if (id !== op.op) renamed.set(op.op, id);
+          changed = true;
+        }
+        for (const [from, to] of renamed) renameOutbox.run(to, def.name, o.id, from);
+      }
+      if (changed) {
+        state.seq = this.nextSeq();
+        this.markDirty(state, true);
+        objects++;
+      }
+    }
+    // The old stamps exist nowhere now: the clock may stamp from the moved ones (or the floor) on.
+    let top = floor;
+    for (const hex of moved) {
+      const s = stampFromString(hex);
+      if (s > top) top = s;
+    }
+    this.clock.retract(top);
+    this.log?.info({ stamps: moved.size, objects, shiftMs }, 'offline writes placed at hub time');
+    return { stamps: moved.size, objects, shiftMs };
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -1040,7 +1148,8 @@ export class ReplicaStore {
     doc: Readonly<Record<string, unknown>>,
     role: string | undefined,
   ): Version {
-    return { p: precedenceOf(def, doc, role), s: this.clock.now(), n: this.nodeId };
+    const s = this.wallRuns ? this.wallRuns.stamp() : this.clock.now();
+    return { p: precedenceOf(def, doc, role), s, n: this.nodeId };
   }
 
   /**
@@ -1121,6 +1230,8 @@ export class ReplicaStore {
     this.st.setMeta.run('seq', String(this.seq));
     // The high-water mark is durable before any stamp of this transaction can leave the node.
     this.st.setMeta.run('clock', stampToString(this.clock.highWater()));
+    // With it, which of those stamps never left the node (restamp.ts): a crash cannot lose that record.
+    if (this.wallRuns) this.st.setMeta.run('wall_run', this.wallRuns.serialize());
     this.cache.clear();
   }
 

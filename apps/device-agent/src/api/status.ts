@@ -10,6 +10,11 @@ export interface SyncStatus {
   readonly clockOffsetMs: number;
   /** Objects whose local writes the hub refused; kept in the replica and listed, not pushed again. */
   readonly quarantined?: number;
-  /** Why the hub last refused a whole batch (it stays in the outbox and is offered again), if it did. */
+  /**
+   * Why the hub refuses this terminal, if it does: the connection (`AGENT_ERR_NOT_AUTHORIZED` for a wrong,
+   * revoked or expired credential, `AGENT_ERR_HUB_UNAVAILABLE`, `AGENT_ERR_CONNECT_REFUSED`, with the
+   * broker's words; cleared once a connection is accepted), or else the last whole batch it refused (a
+   * sync-core code; the batch stays in the outbox and is offered again; cleared once a batch goes through).
+   */
   readonly refused?: { readonly code: string; readonly message: string; readonly at: string } | null;
 }

@@ -19,6 +19,7 @@ import {
   type ReplicaStore,
   type SyncMessage,
   splitChanges,
+  type TimeBase,
   type WelcomeMessage,
 } from '@backroom/sync-core';
 import type { SyncStatus } from '../api/status.js';
@@ -76,16 +77,26 @@ export class SyncClient {
   private window: PushBatch[] = [];
   /** The hub refused a batch: its code and message, until a batch goes through. */
   refused: { code: string; message: string; at: number } | undefined;
+  /** The hub refused the connection (a wrong credential...): until a connection is accepted. */
+  private connectRefused: { code: string; message: string; at: number } | undefined;
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
+  /** The last `hello`'s wall time, and how the wall clock stood against the monotonic clock then. */
+  lastHello: { wallTime: number; timeBase: TimeBase } | undefined;
 
   constructor(readonly opts: SyncClientOptions) {
     this.store = opts.store;
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    opts.transport.on('connect', () => this.hello());
+    opts.transport.on('connect', () => {
+      this.connectRefused = undefined;
+      this.hello();
+    });
+    opts.transport.on('refused', (r) => {
+      this.connectRefused = { code: r.code, message: r.message, at: Date.now() };
+    });
     opts.transport.on('disconnect', () => {
       this.synced = false;
       // Unacknowledged batches are offered again after the next hello (the outbox still holds them).
@@ -107,18 +118,16 @@ export class SyncClient {
   }
 
   status(): SyncStatus {
+    // While the hub refuses the connection, that is why nothing moves; a refused batch comes second.
+    const refused = this.connectRefused ?? this.refused;
     return {
       connected: this.synced && this.opts.transport.isConnected(),
       pendingUp: this.store.pendingCount(),
       lastSyncAt: this.lastSyncAt === undefined ? null : new Date(this.lastSyncAt).toISOString(),
       clockOffsetMs: Math.round(this.store.clock.offsetMs()),
       quarantined: this.store.quarantined().length,
-      refused: this.refused
-        ? {
-            code: this.refused.code,
-            message: this.refused.message,
-            at: new Date(this.refused.at).toISOString(),
-          }
+      refused: refused
+        ? { code: refused.code, message: refused.message, at: new Date(refused.at).toISOString() }
         : null,
     };
   }
@@ -251,12 +260,16 @@ export class SyncClient {
   private hello(): void {
     this.synced = false;
     this.moreFromHub = true;
+    // The hub's offset is measured against this wall time: the restamp checks the clock did not jump since.
+    const timeBase = this.store.clock.timeBase();
+    const wallTime = timeBase.wall;
+    this.lastHello = { wallTime, timeBase };
     this.send({
       k: 'hello',
       deviceId: this.opts.deviceId,
       clientVars: this.opts.clientVars ?? {},
       cursor: String(this.cursor()),
-      wallTime: Date.now(),
+      wallTime,
       agentVersion: this.opts.agentVersion ?? '0.1.0',
     });
   }
@@ -293,8 +306,27 @@ export class SyncClient {
 
 function onWelcome(client: SyncClient, m: WelcomeMessage): void {
   const { store } = client;
-  // From now on the replica's clock is the hub's time, advanced by the monotonic clock.
-  store.clock.adoptOffset(m.offsetMs);
+  // offsetMs = hubTime − the wall time of the hello it answers. A welcome to an earlier hello (one resent
+  // from a dropped connection, or queued for this device) measured an offset against another moment: the
+  // answer to this connection's hello follows, and only it may place offline writes.
+  if (m.hubTime - m.offsetMs !== client.lastHello?.wallTime) {
+    client.log?.debug?.({ hubTime: m.hubTime, offsetMs: m.offsetMs }, 'welcome to an earlier hello ignored');
+    return;
+  }
+  // From now on the replica's clock is the hub's time, advanced by the monotonic clock. Writes made on this
+  // terminal's own wall clock that never left it move to the hub's time first, before anything is pushed.
+  const placed = store.adoptHubOffset(m.offsetMs, { measuredAt: client.lastHello.timeBase });
+  if (placed.stamps) {
+    client.log?.warn(
+      { offsetMs: m.offsetMs, stamps: placed.stamps, objects: placed.objects },
+      'this terminal clock is off: its offline writes were placed at hub time before pushing',
+    );
+  } else if (placed.skipped === 'clock-jumped' || placed.skipped === 'rebooted') {
+    client.log?.warn(
+      { offsetMs: m.offsetMs, reason: placed.skipped },
+      'this terminal clock changed since its offline writes: the hub will re-stamp those too far ahead',
+    );
+  }
   client.maxBytes = Math.min(client.maxBytes, m.maxMessageBytes);
   if (m.resync) {
     // Away longer than the hub keeps tombstones: start over from the hub's state. The outbox stays and is

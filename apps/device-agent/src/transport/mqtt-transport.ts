@@ -2,11 +2,13 @@
  * The agent's MQTT link to the hub (mqtt.js 5): a persistent session (`clean: false`, client id = device
  * id, so QoS 1 messages queued while the terminal was away are delivered), a will and a retained presence
  * on `backroom/v1/presence/{deviceId}`, and reconnects with exponential backoff and full jitter so a
- * store's terminals do not all hammer a restarting hub in the same second.
+ * store's terminals do not all hammer a restarting hub in the same second. A refusal by the hub (a wrong
+ * credential) is reported as a `refused` event and backed off like any failed attempt.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@backroom/sync-core';
 import mqtt, { type MqttClient } from 'mqtt';
+import { refusalOf } from './refusal.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 export interface MqttTransportOptions {
@@ -24,6 +26,12 @@ export interface MqttTransportOptions {
 
 /** Longest a clean stop waits for the hub to take the goodbye. */
 const CLOSE_WAIT_MS = 1000;
+/**
+ * A session must stay up this long to reset the backoff: a hub that accepts the connection and drops it at
+ * once (a session taken over by another agent with the same device id, a refused subscription) is retried
+ * with growing delays too, never at the base interval forever.
+ */
+const STABLE_SESSION_MS = 10_000;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const presence = (id: string) => `backroom/v1/presence/${id}`;
@@ -36,6 +44,8 @@ export class MqttTransport implements Transport {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private ready = false;
+  /** performance.now() when the current session became ready. */
+  private readyAt = 0;
   private closing = false;
 
   constructor(private readonly opts: MqttTransportOptions) {}
@@ -56,7 +66,6 @@ export class MqttTransport implements Transport {
     });
     this.client = client;
     client.on('connect', () => {
-      this.attempt = 0;
       // Sync messages are small and answered at once (a page, then a pull): Nagle's algorithm would hold
       // each pull back for a delayed ACK (~40 ms per round trip).
       (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
@@ -71,6 +80,7 @@ export class MqttTransport implements Transport {
           retain: true,
         });
         this.ready = true;
+        this.readyAt = performance.now();
         this.events.emit('connect');
       });
     });
@@ -78,11 +88,22 @@ export class MqttTransport implements Transport {
       if (topic === down(deviceId)) this.events.emit('message', payload);
     });
     client.on('error', (err) => {
+      const refusal = refusalOf(err);
+      if (refusal) {
+        // The hub's answer, not a network problem: say so in the status; the reconnect backs off.
+        this.opts.logger?.warn(
+          { code: refusal.code, returnCode: refusal.returnCode, attempt: this.attempt },
+          `the hub refused the connection: ${refusal.message}`,
+        );
+        this.events.emit('refused', refusal);
+        return;
+      }
       this.opts.logger?.warn({ err: err.message }, 'hub connection error');
     });
     client.on('close', () => {
       const was = this.ready;
       this.ready = false;
+      if (was && performance.now() - this.readyAt >= STABLE_SESSION_MS) this.attempt = 0;
       if (was) this.events.emit('disconnect', 'connection closed');
       this.scheduleReconnect();
     });

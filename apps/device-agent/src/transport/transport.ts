@@ -2,6 +2,7 @@
  * The role interface between the agent's sync client and the network: one ordered, reliable channel to
  * the hub that comes and goes. The MQTT implementation is mqtt-transport.ts; tests may bring their own.
  */
+import type { HubRefusal } from './refusal.js';
 
 /** Events a transport emits. */
 export interface TransportEvents {
@@ -11,6 +12,11 @@ export interface TransportEvents {
   disconnect: (reason: string) => void;
   /** One sync message from the hub. */
   message: (payload: Buffer) => void;
+  /**
+   * The hub answered a connection attempt with a refusal (a wrong credential...): the transport keeps
+   * trying, backing off, until {@link Transport.close}. The next `connect` means it was accepted.
+   */
+  refused: (refusal: HubRefusal) => void;
 }
 
 export interface Transport {
