@@ -677,12 +677,14 @@ export class ReplicaStore {
         objects++;
       }
     }
-    // The old stamps exist nowhere now: the clock may stamp from the moved ones (or the floor) on.
+    // The old stamps exist nowhere now: the clock goes on from the highest moved one (or the floor), down
+    // for a clock that ran ahead, up for one that ran behind.
     let top = floor;
     for (const hex of moved) {
       const s = stampFromString(hex);
       if (s > top) top = s;
     }
+    this.clock.observe(top);
     this.clock.retract(top);
     this.log?.info({ stamps: moved.size, objects, shiftMs }, 'offline writes placed at hub time');
     return { stamps: moved.size, objects, shiftMs };

@@ -152,6 +152,35 @@ test('a till a day ahead that never met the hub moves its unpushed writes to hub
   );
 });
 
+test('a till a day behind moves its offline writes forward, and its clock with them', (t) => {
+  const { hub, hubTime } = setup(t);
+  const dir = tempDir(t);
+  const slow = deviceTime(REAL - DAY);
+  const till = openReplica(t, dir, 'till-slow', { time: slow.source, role: 'pos' });
+  till.put('orders', 'O-1', { status: 'open', note: 'from the slow till', total: 5 }); // real +0
+  slow.pass(1000);
+  till.increment('inventory', 'SKU-1', { stock: -1 }); // real +1000
+  // Before it connects, a till with a good clock wrote the note at real −5 s: the slow till's is later.
+  hub.patch('orders', 'O-1', { note: 'earlier, from the hub' });
+  slow.pass(2000);
+  hubTime.wall = REAL + 3000;
+  const r = till.adoptHubOffset(hubTime.wall - slow.t.wall, { measuredAt: till.clock.timeBase() });
+  assert.equal(r.shiftMs, DAY);
+  assert.equal(unpackStamp(till.clock.highWater()).ms, REAL + 1000);
+  const push = till.pendingChanges(100).map((p) => p.change);
+  for (const v of push.flatMap(versionsOf)) assert.ok(unpackStamp(v.s).ms >= REAL, stampToString(v.s));
+  assert.deepEqual(hub.applyRemote(push).rebased, []);
+  assert.equal(hub.get('orders', 'O-1')!.note, 'from the slow till');
+  // The next stamp is above every moved one.
+  const top = push
+    .flatMap(versionsOf)
+    .map((v) => v.s)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .at(-1)!;
+  const next = till.patch('orders', 'O-1', { total: 7 });
+  assert.ok(stampFromString(next._meta.stamp) > top);
+});
+
 test('a wall clock set by hand since the writes keeps their stamps: the hub rebases them', (t) => {
   const { hub, fast, open } = setup(t);
   const till = open();
