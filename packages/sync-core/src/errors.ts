@@ -13,12 +13,21 @@ export const SyncErrorCodes = {
   SYNC_ERR_INVALID_OBJECT: 400,
   /** An object id that is not a non-empty string of at most 256 characters. */
   SYNC_ERR_INVALID_ID: 400,
+  /**
+   * A counter would leave the range JavaScript numbers count exactly (±Number.MAX_SAFE_INTEGER, 2^53 − 1):
+   * an increment or stocktake refused; `details`: `collection`, `id`, `field`.
+   */
+  SYNC_ERR_COUNTER_OVERFLOW: 422,
+  /** A counter increment larger than the field's `maxDelta`; `details`: `collection`, `id`, `field`. */
+  SYNC_ERR_DELTA_TOO_LARGE: 400,
   /** The object does not exist (or is deleted). */
   SYNC_ERR_NOT_FOUND: 404,
   /** A filter expression that does not parse; `details.position` points at the problem. */
   SYNC_ERR_FILTER_SYNTAX: 400,
   /** A filter refers to a variable that has no value and no default. */
   SYNC_ERR_FILTER_VARIABLE: 400,
+  /** A filter names a field the collection does not have; `details`: `collection`, `field`, `fields`. */
+  SYNC_ERR_UNKNOWN_FIELD: 400,
   /** A query sort, limit or cursor that is not valid. */
   SYNC_ERR_INVALID_QUERY: 400,
   /** A protocol message that is not valid msgpack or not a known message shape. */

@@ -46,6 +46,7 @@ export {
   type RouteDecision,
   routeChange,
 } from './filter/index.js';
+export { assertFilterFields, type FilterFieldOptions } from './filter-fields.js';
 export type { Logger } from './logger.js';
 // Sync protocol codec (src/protocol/).
 export type {
@@ -108,6 +109,7 @@ export {
   type SyncDirection,
   type VectorMetric,
 } from './schema.js';
+export { prepareDatabaseFile } from './sqlite.js';
 export type {
   Change,
   CounterIncrement,

@@ -13,6 +13,7 @@
  * Every rule is commutative, associative and idempotent, so the final state does not depend on the order
  * or number of deliveries.
  */
+import { counterOverflow, MAX_COUNTER } from './replica-validate.js';
 import type { CollectionDef } from './schema.js';
 import type { Change, CounterIncrement, Version } from './types.js';
 import { compareStored, type StoredVersion, storeVersion } from './version.js';
@@ -63,8 +64,76 @@ export function emptyState(collection: string, id: string): ObjectState {
 }
 
 /**
+ * The exact value (bigint) of each counter `change` touches, as it will be once applied, for the counters
+ * that might leave the safe integer range; the cheap bound `|value| + Σ|delta|` settles the usual case
+ * without reading the increments (undefined: every counter stays in range).
+ * @throws SyncError `SYNC_ERR_COUNTER_OVERFLOW` when a counter would end beyond ±(2^53 − 1).
+ */
+function projectCounters(
+  state: ObjectState,
+  change: Change,
+  ops: CounterOps,
+): Map<string, bigint> | undefined {
+  const incs = change.incs ?? [];
+  const bases = change.bases ?? {};
+  // A new stocktake is always checked exactly (rare); increments only when the bound says they might pass.
+  const fields = new Set<string>(Object.keys(bases));
+  if (incs.length) {
+    const bound = new Map<string, number>();
+    for (const inc of incs) {
+      const cur = bound.get(inc.field) ?? Math.abs(Number(state.doc[inc.field] ?? 0));
+      bound.set(inc.field, cur + Math.abs(inc.delta));
+    }
+    for (const [f, b] of bound) if (!(b <= MAX_COUNTER)) fields.add(f);
+  }
+  if (fields.size === 0) return undefined;
+  const existing = ops.list(state.collection, state.id);
+  const out = new Map<string, bigint>();
+  for (const f of fields) {
+    const cur = state.bases[f];
+    const curVer: StoredVersion | null = cur ? [cur[1], cur[2], cur[3]] : null;
+    const next = Object.hasOwn(bases, f) ? bases[f] : undefined;
+    const nextVer = next && storeVersion(next.ver);
+    const baseWins = nextVer !== undefined && (!curVer || compareStored(nextVer, curVer) > 0);
+    const baseVer = baseWins ? nextVer : curVer;
+    const counted = new Set<string>();
+    let total: bigint;
+    if (baseWins) {
+      total = BigInt(next!.v as number);
+      for (const o of existing) {
+        if (o.field !== f) continue;
+        counted.add(o.op);
+        if (compareStored(o.ver, nextVer) > 0) total += BigInt(o.delta);
+      }
+    } else {
+      const v = state.doc[f] ?? 0;
+      // A value that is not an integer was not written by a counter: nothing to check here.
+      if (!Number.isInteger(v)) continue;
+      total = BigInt(v as number);
+      for (const o of existing) if (o.field === f) counted.add(o.op);
+    }
+    for (const inc of incs) {
+      if (inc.field !== f || counted.has(inc.op)) continue;
+      counted.add(inc.op);
+      if (baseVer && compareStored(storeVersion(inc.ver), baseVer) <= 0) continue;
+      total += BigInt(inc.delta);
+    }
+    const max = BigInt(MAX_COUNTER);
+    if (total > max || total < -max) {
+      throw counterOverflow(state.collection, state.id, f, `${f} would reach ${total}`, {
+        value: total.toString(),
+      });
+    }
+    out.set(f, total);
+  }
+  return out;
+}
+
+/**
  * Merges `change` into `state`. Returns true when anything changed; `nextSeq` is called once, on the
  * first real change, and its value becomes the object's sequence.
+ * @throws SyncError `SYNC_ERR_COUNTER_OVERFLOW` when a counter would leave ±(2^53 − 1): checked before
+ *   anything is changed, so `state` and `ops` are left as they were.
  */
 export function applyChange(
   def: CollectionDef,
@@ -73,6 +142,7 @@ export function applyChange(
   ops: CounterOps,
   nextSeq: () => number,
 ): boolean {
+  const exact = change.incs || change.bases ? projectCounters(state, change, ops) : undefined;
   let touched = false;
   let changed = false;
   // The writes of one change usually share one version: convert it once.
@@ -153,5 +223,7 @@ export function applyChange(
       state.doc[inc.field] = ((state.doc[inc.field] as number | undefined) ?? 0) + inc.delta;
     }
   }
+  // Near the limit a running sum can pass 2^53 on the way and round; the exact totals replace it.
+  if (exact) for (const [f, v] of exact) if (f in state.doc) state.doc[f] = Number(v);
   return changed;
 }

@@ -5,6 +5,7 @@
 import { SyncError } from './errors.js';
 import type { Filter, FilterVars } from './filter/index.js';
 import { filterToSql, parseFilter } from './filter/index.js';
+import { assertFilterFields } from './filter-fields.js';
 import { type Row, rowToState, toStoredObject } from './replica-rows.js';
 import type { CollectionDef } from './schema.js';
 import type { Db } from './sqlite.js';
@@ -32,7 +33,8 @@ export interface QueryResult {
 
 /**
  * Runs a query on the `objects` table.
- * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`.
+ * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_UNKNOWN_FIELD`,
+ *   `SYNC_ERR_INVALID_QUERY`.
  */
 export function runQuery(db: Db, def: CollectionDef, q: QueryOptions): QueryResult {
   const limit = q.limit ?? 100;
@@ -45,7 +47,8 @@ export function runQuery(db: Db, def: CollectionDef, q: QueryOptions): QueryResu
   if (!q.includeDeleted) where.push('alive = 1');
   if (q.filter !== undefined && q.filter !== '') {
     const f = typeof q.filter === 'string' ? parseFilter(q.filter) : q.filter;
-    const sql = filterToSql(f, q.vars ?? {}, 'doc');
+    assertFilterFields(def, f);
+    const sql = filterToSql(f, q.vars ?? {}, 'doc', { idColumn: 'id' });
     where.push(`(${sql.sql})`);
     params.push(...sql.params);
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { SyncClock, stampFromString, stampToString, type TimeBase, type TimeSource } from './clock.js';
 import { SyncError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -16,7 +17,7 @@ import {
 import { checkCounters, checkFields, checkId, checkRemote } from './replica-validate.js';
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover, WallRuns } from './restamp.js';
 import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
-import { type Db, openDatabase, type Statement } from './sqlite.js';
+import { type Db, openDatabase, prepareDatabaseFile, type Statement } from './sqlite.js';
 import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 import { compareStored, loadVersion, type StoredVersion } from './version.js';
@@ -298,14 +299,19 @@ export class ReplicaStore {
   }
 
   /**
-   * Opens or creates a replica file.
-   * @throws SyncError `SYNC_ERR_STORE_CORRUPT` when the file is not a Backroom replica, was written by a
-   * newer format, or belongs to another node id.
+   * Opens or creates a replica file. A missing file (and missing folders) is created, the folders with
+   * mode 0700 and the file 0600; an existing file is set to 0600.
+   * @throws SyncError `SYNC_ERR_STORE_CORRUPT` (`details.file`, the SQLite error in `cause`) when the file
+   * is empty (0 bytes), is not a valid SQLite database or is damaged, is not a Backroom replica, was
+   * written by a newer format, belongs to another node id, or cannot be opened at all. Its message names
+   * the file and what is wrong; nothing is left open.
    */
   static open(opts: ReplicaStoreOptions): ReplicaStore {
+    const file = opts.path;
     let db: Db | undefined;
     try {
-      db = openDatabase(opts.path, { durable: opts.durable });
+      checkReplicaFile(file);
+      db = openDatabase(file, { durable: opts.durable });
       db.exec(SCHEMA_SQL);
       const get = (k: string) =>
         db!.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(k) as string | undefined;
@@ -321,16 +327,17 @@ export class ReplicaStore {
           '0',
         );
       } else if (Number(format) > FORMAT) {
-        throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica file was written by a newer Backroom', {
-          path: opts.path,
-          format,
-        });
+        throw new SyncError(
+          'SYNC_ERR_STORE_CORRUPT',
+          `${file} was written by a newer Backroom (replica format ${format}; this version reads up to ${FORMAT})`,
+          { file, format },
+        );
       } else if (node !== opts.nodeId) {
-        throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica file belongs to another node', {
-          path: opts.path,
-          fileNode: node,
-          nodeId: opts.nodeId,
-        });
+        throw new SyncError(
+          'SYNC_ERR_STORE_CORRUPT',
+          `${file} belongs to node ${JSON.stringify(node)}, not ${JSON.stringify(opts.nodeId)}`,
+          { file, fileNode: node, nodeId: opts.nodeId },
+        );
       }
       const seq = Number(get('seq') ?? '0');
       const hw = get('clock');
@@ -338,7 +345,16 @@ export class ReplicaStore {
     } catch (e) {
       db?.close();
       if (e instanceof SyncError) throw e;
-      throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'cannot open replica file', { path: opts.path }, e);
+      const code = String((e as { code?: unknown })?.code ?? '');
+      if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+        throw storeCorrupt(file, `is not a valid database (${(e as Error).message})`, e);
+      }
+      throw new SyncError(
+        'SYNC_ERR_STORE_CORRUPT',
+        `cannot open replica file ${file}: ${(e as Error)?.message ?? String(e)}`,
+        { file },
+        e,
+      );
     }
   }
 
@@ -443,6 +459,9 @@ export class ReplicaStore {
   /**
    * Adds to counter fields (`{ stock: -1 }`). Concurrent increments from all replicas all count; the same
    * increment delivered twice counts once. Creates the object if it never existed here.
+   * @throws SyncError `SYNC_ERR_INVALID_OBJECT` (not a counter, not an integer), `SYNC_ERR_DELTA_TOO_LARGE`
+   *   (beyond the field's `maxDelta`), `SYNC_ERR_COUNTER_OVERFLOW` (a counter would pass ±(2^53 − 1)); then
+   *   nothing is written, no field and no outbox entry.
    */
   increment(
     collection: string,
@@ -452,7 +471,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const entries = checkCounters(def, deltas, 'delta');
+    const entries = checkCounters(def, id, deltas, 'delta');
     return this.transaction(() => {
       const state = this.load(def, id);
       const ver = this.version(def, state.doc, opts.role ?? this.role);
@@ -470,6 +489,8 @@ export class ReplicaStore {
   /**
    * Stocktake: sets counters to absolute values. Ordered like any write; increments stamped after it still
    * count on top of it, increments stamped before it no longer count.
+   * @throws SyncError `SYNC_ERR_INVALID_OBJECT`, `SYNC_ERR_COUNTER_OVERFLOW` (a value, or the value plus the
+   *   increments stamped after it, beyond ±(2^53 − 1)).
    */
   setCounter(
     collection: string,
@@ -479,7 +500,7 @@ export class ReplicaStore {
   ) {
     const def = this.collection(collection);
     checkId(id);
-    const entries = checkCounters(def, values, 'value');
+    const entries = checkCounters(def, id, values, 'value');
     return this.transaction(() => {
       const state = this.load(def, id);
       const ver = this.version(def, state.doc, opts.role ?? this.role);
@@ -501,8 +522,10 @@ export class ReplicaStore {
    * Merges a batch of changes from another replica, all or nothing. Stamps more than the allowed skew
    * in the future are re-stamped on receipt (their relative order kept) and returned in `rebased` so the
    * caller can flag the source and tell it.
-   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_OBJECT` (with `details.index`)
-   * before anything is applied.
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_OBJECT`, `SYNC_ERR_DELTA_TOO_LARGE`
+   * (an increment beyond the field's `maxDelta`) with `details.index` before anything is applied;
+   * `SYNC_ERR_COUNTER_OVERFLOW` (`details.collection`, `id`, `field`) when a counter would pass
+   * ±(2^53 − 1). Nothing of the batch is applied either way.
    */
   applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
     this.assertOpen();
@@ -716,8 +739,10 @@ export class ReplicaStore {
   }
 
   /**
-   * Objects of a collection matching a filter (CONTRACT.md syntax), sorted, one page at a time.
-   * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`.
+   * Objects of a collection matching a filter (CONTRACT.md syntax), sorted, one page at a time. The
+   * filter may read the collection's fields, paths into its `json` fields, and `id`.
+   * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`;
+   *   `SYNC_ERR_UNKNOWN_FIELD` when the filter names a field the collection does not have.
    */
   query(collection: string, q: QueryOptions = {}): QueryResult {
     this.assertOpen();
@@ -1100,6 +1125,7 @@ export class ReplicaStore {
   /**
    * A feed of one collection's `vector` field for a nearest-neighbour index: structurally vector-store's
    * `VectorSource` (see vector-feed.ts). It reads this store's database; close the index before the store.
+   * Its `matchingIds` refuses a filter naming a field the collection does not have (`SYNC_ERR_UNKNOWN_FIELD`).
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`; `SYNC_ERR_INVALID_QUERY` when `field` is not a vector.
    */
   vectorSource(collection: string, field: string): VectorFeed {
@@ -1115,6 +1141,7 @@ export class ReplicaStore {
       db: this.db,
       collection,
       field,
+      def,
       // Inside a transaction the in-memory seq runs ahead of what is written: use the committed one.
       currentSeq: () => (this.txDepth > 0 ? Number(this.st.getMeta.get('seq') ?? '0') : this.seq),
       horizon: () => this.tombstoneHorizon(),
@@ -1122,9 +1149,13 @@ export class ReplicaStore {
     });
   }
 
-  /** Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). */
+  /**
+   * Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). The
+   * copy is private like the replica: mode 0600, missing folders 0700.
+   */
   async backup(file: string): Promise<void> {
     try {
+      prepareDatabaseFile(file);
       await this.db.backup(file);
     } catch (e) {
       throw new SyncError('SYNC_ERR_BACKUP_FAILED', 'backup failed', { file }, e);
@@ -1338,6 +1369,61 @@ export class ReplicaStore {
       incs: c.incs?.map((i) => ({ ...i, ver: fix(i.ver) })),
       exists: c.exists && { v: c.exists.v, ver: fix(c.exists.ver) },
     };
+  }
+}
+
+/** `SYNC_ERR_STORE_CORRUPT` for a replica file that holds no usable database: what to do about it. */
+function storeCorrupt(file: string, what: string, cause?: unknown): SyncError {
+  return new SyncError(
+    'SYNC_ERR_STORE_CORRUPT',
+    `${file} ${what}: restore it from a backup, or move it aside to start this replica empty (devices will resync)`,
+    { file },
+    cause,
+  );
+}
+
+/** The first 16 bytes of every SQLite database file. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Refuses a replica file that exists but cannot hold a database, before SQLite opens it: a zero-byte
+ * file would otherwise silently start as an empty store. A missing file is fine (a new replica).
+ * A zero-byte file next to a non-empty `-wal` is left to SQLite.
+ */
+function checkReplicaFile(file: string): void {
+  if (file === '' || file === ':memory:' || file.startsWith('file:')) return;
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return; // SQLite reports what it is
+    size = st.size;
+  } catch {
+    return; // missing (a new replica), or unreadable: SQLite reports it
+  }
+  if (size === 0) {
+    let walSize = 0;
+    try {
+      walSize = statSync(`${file}-wal`).size;
+    } catch {
+      // no -wal
+    }
+    if (walSize === 0) throw storeCorrupt(file, 'is empty (0 bytes)');
+    return;
+  }
+  const head = Buffer.alloc(SQLITE_HEADER.length);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return; // unreadable: SQLite reports it
+  }
+  if (n < head.length || !head.equals(SQLITE_HEADER)) {
+    throw storeCorrupt(file, 'is not a valid database (not an SQLite file: its header is wrong)');
   }
 }
 

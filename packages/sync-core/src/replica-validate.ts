@@ -67,15 +67,64 @@ export function checkFields(
   }
   return out;
 }
-/** @throws SyncError `SYNC_ERR_INVALID_OBJECT` unless every key is a counter and every value a safe integer. */
-export function checkCounters(def: CollectionDef, values: Readonly<Record<string, number>>, what: string) {
+/** The largest magnitude a counter (and one increment) may have: JavaScript numbers count exactly up to it. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `SYNC_ERR_COUNTER_OVERFLOW` for one counter of one object; `reason` says what is out of range
+ * (`stock would reach 9007199254740992`).
+ */
+export function counterOverflow(
+  collection: string,
+  id: string,
+  field: string,
+  reason: string,
+  extra: Record<string, unknown> = {},
+): SyncError {
+  return new SyncError(
+    'SYNC_ERR_COUNTER_OVERFLOW',
+    `${collection}/${id}: ${reason}, beyond ±${MAX_COUNTER} (2^53 − 1), the largest integer a counter holds exactly; nothing was changed`,
+    { ...extra, collection, id, field },
+  );
+}
+
+/** `SYNC_ERR_DELTA_TOO_LARGE` when `delta` is beyond the counter's `maxDelta`, else undefined. */
+function deltaTooLarge(
+  def: CollectionDef,
+  id: string,
+  field: string,
+  delta: number,
+  extra: Record<string, unknown> = {},
+): SyncError | undefined {
+  const max = def.fields[field]?.maxDelta;
+  if (max === undefined || Math.abs(delta) <= max) return undefined;
+  return new SyncError(
+    'SYNC_ERR_DELTA_TOO_LARGE',
+    `${def.name}/${id}: an increment of ${delta} to ${field} is larger than its maxDelta of ${max}`,
+    { ...extra, collection: def.name, id, field, delta, maxDelta: max },
+  );
+}
+
+/**
+ * The counter deltas (`what` = `'delta'`) or stocktake values (`'value'`) of a local write to `id`.
+ * Counters count integers only: sums of integers do not depend on the order replicas add them in.
+ * @throws SyncError `SYNC_ERR_INVALID_OBJECT` unless every key is a counter and every value an integer;
+ *   `SYNC_ERR_COUNTER_OVERFLOW` for an integer beyond ±2^53 − 1; `SYNC_ERR_DELTA_TOO_LARGE` for a delta
+ *   beyond the field's `maxDelta`.
+ */
+export function checkCounters(
+  def: CollectionDef,
+  id: string,
+  values: Readonly<Record<string, number>>,
+  what: 'delta' | 'value',
+) {
   const entries = Object.entries(values ?? {});
   const problems: string[] = [];
   if (entries.length === 0) problems.push(`at least one counter ${what} is required`);
   for (const [f, v] of entries) {
     if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter')
       problems.push(`${f}: not a counter of ${def.name}`);
-    else if (!Number.isSafeInteger(v)) problems.push(`${f}: ${what} must be a safe integer`);
+    else if (!Number.isInteger(v)) problems.push(`${f}: ${what} must be an integer`);
   }
   if (problems.length) {
     throw new SyncError('SYNC_ERR_INVALID_OBJECT', `invalid counter ${what}: ${problems.join('; ')}`, {
@@ -83,11 +132,21 @@ export function checkCounters(def: CollectionDef, values: Readonly<Record<string
       problems,
     });
   }
+  for (const [f, v] of entries) {
+    if (!Number.isSafeInteger(v))
+      throw counterOverflow(def.name, id, f, `${f} ${what} ${v} is`, { [what]: v });
+    if (what === 'delta') {
+      const e = deltaTooLarge(def, id, f, v);
+      if (e) throw e;
+    }
+  }
   return entries;
 }
 /**
  * One remote change, checked completely against the schema.
- * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION` or `SYNC_ERR_INVALID_OBJECT` with `details.index`.
+ * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_OBJECT`, `SYNC_ERR_COUNTER_OVERFLOW`
+ *   (a delta or stocktake value beyond ±2^53 − 1) or `SYNC_ERR_DELTA_TOO_LARGE` (beyond the field's
+ *   `maxDelta`), each with `details.index`.
  */
 export function checkRemote(schema: Schema, c: Change, index: number): CollectionDef {
   const bad = (problem: string) =>
@@ -124,14 +183,25 @@ export function checkRemote(schema: Schema, c: Change, index: number): Collectio
   }
   for (const [f, w] of Object.entries(c.bases ?? {})) {
     if (!Object.hasOwn(def.fields, f) || def.fields[f].type !== 'counter') throw bad(`${f}: not a counter`);
-    if (!Number.isSafeInteger(w?.v)) throw bad(`${f}: counter value must be a safe integer`);
+    if (!Number.isInteger(w?.v)) throw bad(`${f}: counter value must be an integer`);
+    if (!Number.isSafeInteger(w.v)) {
+      throw counterOverflow(def.name, c.id, f, `${f} stocktake value ${w.v} is`, { index, value: w.v });
+    }
     checkVer(w.ver, f);
   }
   for (const inc of c.incs ?? []) {
     if (!Object.hasOwn(def.fields, inc?.field) || def.fields[inc.field].type !== 'counter') {
       throw bad(`${inc?.field}: not a counter`);
     }
-    if (!Number.isSafeInteger(inc.delta)) throw bad(`${inc.field}: delta must be a safe integer`);
+    if (!Number.isInteger(inc.delta)) throw bad(`${inc.field}: delta must be an integer`);
+    if (!Number.isSafeInteger(inc.delta)) {
+      throw counterOverflow(def.name, c.id, inc.field, `${inc.field} delta ${inc.delta} is`, {
+        index,
+        delta: inc.delta,
+      });
+    }
+    const tooLarge = deltaTooLarge(def, c.id, inc.field, inc.delta, { index });
+    if (tooLarge) throw tooLarge;
     if (typeof inc.op !== 'string' || inc.op.length === 0 || inc.op.length > 300)
       throw bad('invalid increment id');
     checkVer(inc.ver, inc.field);

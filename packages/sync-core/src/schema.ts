@@ -9,6 +9,12 @@ export interface FieldDef {
   /** Vectors only. */
   readonly dim?: number;
   readonly metric?: VectorMetric;
+  /**
+   * Counters only: the largest magnitude of one increment (`{ "type": "counter", "maxDelta": 10000 }`).
+   * A larger increment, local or pushed by a device, is refused (`SYNC_ERR_DELTA_TOO_LARGE`). Stocktakes
+   * are not bounded by it. Absent: any safe integer.
+   */
+  readonly maxDelta?: number;
 }
 
 /**
@@ -71,7 +77,9 @@ function unknownKeys(
 
 /**
  * Validates a schema document (`{ "collections": { NAME: { fields, merge?, precedence?, sync? } } }`)
- * and returns it normalised and frozen.
+ * and returns it normalised and frozen. A field is a type name (`"string"`) or `{ "type": ...,
+ * "description"? }`, plus `dim` and `metric` for vectors and an optional `maxDelta` (a positive integer
+ * bounding one increment) for counters.
  *
  * @throws SyncError `SYNC_ERR_SCHEMA_INVALID` listing every problem found in `details.problems`.
  * @example
@@ -106,7 +114,7 @@ export function loadSchema(doc: unknown): Schema {
           problems.push(`${fw}: must be a type name or { "type": ... }`);
           continue;
         }
-        unknownKeys(def, ['type', 'dim', 'metric', 'description'], fw, problems);
+        unknownKeys(def, ['type', 'dim', 'metric', 'maxDelta', 'description'], fw, problems);
         const type = def.type;
         if (typeof type !== 'string' || !FIELD_TYPES.includes(type)) {
           problems.push(
@@ -127,6 +135,14 @@ export function loadSchema(doc: unknown): Schema {
             problems.push(`${fw}: "dim" and "metric" apply to vector fields only`);
           }
           fields[fname] = { type: type as FieldType };
+        }
+        if (def.maxDelta !== undefined) {
+          if (type !== 'counter') problems.push(`${fw}: "maxDelta" applies to counter fields only`);
+          else if (!Number.isSafeInteger(def.maxDelta) || (def.maxDelta as number) < 1) {
+            problems.push(
+              `${fw}: "maxDelta" must be a positive integer, not ${JSON.stringify(def.maxDelta)}`,
+            );
+          } else fields[fname] = { type: 'counter', maxDelta: def.maxDelta as number };
         }
       }
     }

@@ -10,6 +10,8 @@
  */
 import type { Filter, FilterVars } from './filter/index.js';
 import { filterToSql } from './filter/index.js';
+import { assertFilterFields } from './filter-fields.js';
+import type { CollectionDef } from './schema.js';
 import type { Db, Statement } from './sqlite.js';
 import type { StoredObject } from './types.js';
 
@@ -46,7 +48,9 @@ export interface VectorFeed {
   scanAll(): Iterable<VectorFeedChange>;
   /**
    * Without `afterSeq`: the live objects with a vector that match the filter (all `matches: true`).
-   * With it: every object changed after `afterSeq`, each with its current verdict.
+   * With it: every object changed after `afterSeq`, each with its current verdict. The filter may read
+   * `id`; a field the collection does not have is refused (`SYNC_ERR_UNKNOWN_FIELD`) when the iteration
+   * starts.
    */
   matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<VectorFeedMatch>;
   /** The live objects by id, as `ReplicaStore.get` returns them (`id`, fields, `_meta`); gone ids are absent. */
@@ -79,6 +83,11 @@ export interface VectorFeedOptions {
   readonly collection: string;
   /** A field of type `vector` of the collection (checked by the store). */
   readonly field: string;
+  /**
+   * The collection's definition: when given, `matchingIds` refuses a filter naming a field the collection
+   * does not have (`SYNC_ERR_UNKNOWN_FIELD`) rather than matching nothing.
+   */
+  readonly def?: CollectionDef;
   /** The store's committed change sequence. */
   readonly currentSeq: () => number;
   /** Highest sequence up to which tombstones were collected (`ReplicaStore.tombstoneHorizon`). */
@@ -177,7 +186,8 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
     },
 
     *matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<VectorFeedMatch> {
-      const { sql, params } = filterToSql(filter, vars, 'doc');
+      if (o.def) assertFilterFields(o.def, filter);
+      const { sql, params } = filterToSql(filter, vars, 'doc', { idColumn: 'id' });
       if (afterSeq === undefined) {
         const stmt = filterStmt(
           `SELECT id FROM objects WHERE collection = ? AND alive = 1

@@ -316,7 +316,16 @@ test('query errors are 400s with the store code or the request code', async (t) 
     'number',
     'points at the problem',
   );
-  assertError(await q({ filter: 'terminalId == $auth.sub' }), 400, 'SYNC_ERR_FILTER_VARIABLE');
+  assertError(await q({ filter: 'category == $auth.sub' }), 400, 'SYNC_ERR_FILTER_VARIABLE');
+  // A field products do not have would match nothing: it is named instead.
+  const unknown = await q({ filter: 'price > 1 AND colour == "red"' });
+  assertError(unknown, 400, 'SYNC_ERR_UNKNOWN_FIELD');
+  assert.deepEqual((unknown.body.error as Json).details, {
+    collection: 'products',
+    field: 'colour',
+    fields: ['colour'],
+  });
+  assert.match(String((unknown.body.error as Json).message), /products has no field "colour"/);
   assertError(await q({ sort: ['colour'] }), 400, 'SYNC_ERR_INVALID_QUERY');
   assertError(await q({ after: 'not-a-cursor' }), 400, 'SYNC_ERR_INVALID_QUERY');
   assertError(await q({ limit: 0 }), 400, 'SYNC_ERR_INVALID_REQUEST');

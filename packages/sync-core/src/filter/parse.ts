@@ -30,6 +30,7 @@ import {
   type FilterVariable,
   type FilterVarScope,
 } from './ast.js';
+import { chainSqlDepth, LEAF_SQL_DEPTH, MAX_FILTER_SQL_DEPTH } from './sql-depth.js';
 
 /** Nesting deeper than this (parentheses and NOTs) is a syntax error, not a stack overflow. */
 export const MAX_FILTER_DEPTH = 100;
@@ -218,6 +219,8 @@ class Lexer {
 class Parser {
   private readonly lx: Lexer;
   private depth = 0;
+  /** Estimated SQL depth of the NOT, AND and OR nodes built so far (sql-depth.ts); comparisons are leaves. */
+  private readonly sqlDepths = new WeakMap<Filter, number>();
 
   constructor(text: string) {
     this.lx = new Lexer(text);
@@ -252,22 +255,57 @@ class Parser {
     }
   }
 
+  private sqlDepth(f: Filter): number {
+    return this.sqlDepths.get(f) ?? LEAF_SQL_DEPTH;
+  }
+
+  /**
+   * Records the estimated SQL depth of a new node, refusing it when SQLite could not run the filter
+   * (every filter the parser accepts must compile to SQL that runs, whatever its length).
+   */
+  private built<F extends Filter>(f: F, depth: number, start: Token): F {
+    if (depth > MAX_FILTER_SQL_DEPTH) {
+      throw new SyncError(
+        'SYNC_ERR_FILTER_SYNTAX',
+        `Filter too complex at position ${start.pos}: its AND/OR/NOT nesting would compile to SQL about ${depth} levels deep, more than SQLite runs (at most ${MAX_FILTER_SQL_DEPTH}); use IN lists or fewer nested groups`,
+        {
+          position: start.pos,
+          expected: `a filter nesting at most ${MAX_FILTER_SQL_DEPTH} levels deep once compiled`,
+          found: `about ${depth} levels`,
+          depth,
+          maxDepth: MAX_FILTER_SQL_DEPTH,
+        },
+      );
+    }
+    this.sqlDepths.set(f, depth);
+    return f;
+  }
+
+  private chain(kind: 'and' | 'or', args: Filter[], start: Token): Filter {
+    if (args.length === 1) return args[0]!;
+    let deepest = 0;
+    for (const a of args) deepest = Math.max(deepest, this.sqlDepth(a));
+    return this.built({ kind, args }, chainSqlDepth(args.length, deepest), start);
+  }
+
   private parseOr(): Filter {
+    const start = this.lx.peek();
     const args = [this.parseAnd()];
     while (this.isKw(this.lx.peek(), 'OR')) {
       this.lx.next();
       args.push(this.parseAnd());
     }
-    return args.length === 1 ? args[0]! : { kind: 'or', args };
+    return this.chain('or', args, start);
   }
 
   private parseAnd(): Filter {
+    const start = this.lx.peek();
     const args = [this.parseUnary()];
     while (this.isKw(this.lx.peek(), 'AND')) {
       this.lx.next();
       args.push(this.parseUnary());
     }
-    return args.length === 1 ? args[0]! : { kind: 'and', args };
+    return this.chain('and', args, start);
   }
 
   private parseUnary(): Filter {
@@ -277,7 +315,7 @@ class Parser {
       this.enter(tok);
       const arg = this.parseUnary();
       this.depth--;
-      return { kind: 'not', arg };
+      return this.built({ kind: 'not', arg }, this.sqlDepth(arg) + 1, tok);
     }
     if (this.isPunct(tok, '(')) {
       this.lx.next();
@@ -302,7 +340,11 @@ class Parser {
     if (this.isKw(tok, 'NOT')) {
       const inTok = this.lx.next();
       if (!this.isKw(inTok, 'IN')) throw this.unexpected(inTok, 'IN');
-      return { kind: 'not', arg: { kind: 'in', left, list: this.parseList() } };
+      return this.built(
+        { kind: 'not', arg: { kind: 'in', left, list: this.parseList() } },
+        LEAF_SQL_DEPTH + 1,
+        tok,
+      );
     }
     throw this.unexpected(tok, 'a comparison operator or IN');
   }
@@ -388,7 +430,9 @@ class Parser {
  * `store == ${client.store ?? "s1"} AND (status IN ["open", "approved"] OR total >= 100)`.
  *
  * @throws SyncError `SYNC_ERR_FILTER_SYNTAX` with `details.position` (0-based offset into `text`),
- *   `details.expected` (what would have been valid there) and `details.found`. Nothing else is thrown.
+ *   `details.expected` (what would have been valid there) and `details.found`; also for nesting deeper
+ *   than {@link MAX_FILTER_DEPTH} parentheses and NOTs, or AND/OR/NOT nesting SQLite could not run
+ *   (`details.depth`, `details.maxDepth`). Nothing else is thrown.
  */
 export function parseFilter(text: string): Filter {
   if (typeof text !== 'string') throw syntaxError(0, 'filter text (a string)', typeof text);

@@ -21,6 +21,7 @@ import type { Filter, FilterCompareOp, FilterScalar, FilterVars } from './ast.js
 import { FILTER_COMPARE_OPS, isFieldPath } from './ast.js';
 import { compareFilterValues, filterValuesEqual } from './evaluate.js';
 import { type BoundFilter, type BoundOperand, bindFilter } from './resolve.js';
+import { chainSqlDepth, LEAF_SQL_DEPTH, MAX_FILTER_SQL_DEPTH } from './sql-depth.js';
 
 /** A piece of SQL with the parameters for its `?` placeholders, in order. */
 interface Frag {
@@ -44,13 +45,44 @@ const FALSE: Frag = { sql: '0', params: [] };
 const constant = (b: boolean): Frag => (b ? TRUE : FALSE);
 const param = (v: unknown): Frag => ({ sql: '?', params: [v] });
 
+/**
+ * `a OP b OP c ...` as a balanced tree: `((a OP b) OP (c OP d))`. SQLite parses a flat chain as a
+ * left-deep tree one level per operand and refuses expressions deeper than 1000 levels ("Expression tree
+ * is too large"), so a 999-term OR would fail; balanced, it is ceil(log2(n)) levels deep. AND and OR are
+ * associative and every operand is 0 or 1, so the grouping does not change the result, and SQLite's
+ * planner splits nested AND/OR terms the same way it splits a flat chain.
+ */
 function join(frags: readonly Frag[], op: 'AND' | 'OR'): Frag {
   if (frags.length === 0) return op === 'AND' ? TRUE : FALSE;
-  if (frags.length === 1) return frags[0]!;
-  return {
-    sql: `(${frags.map((f) => f.sql).join(` ${op} `)})`,
-    params: frags.flatMap((f) => f.params),
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  const emit = (lo: number, hi: number) => {
+    if (hi - lo === 1) {
+      sql.push(frags[lo]!.sql);
+      params.push(...frags[lo]!.params);
+      return;
+    }
+    const mid = (lo + hi) >>> 1;
+    sql.push('(');
+    emit(lo, mid);
+    sql.push(` ${op} `);
+    emit(mid, hi);
+    sql.push(')');
   };
+  emit(0, frags.length);
+  return { sql: sql.join(''), params };
+}
+
+/** The arguments of an AND (or OR) with nested ANDs (ORs) lifted into it: `(a AND b) AND c` → `[a, b, c]`. */
+function flatArgs(f: BoundFilter & { kind: 'and' | 'or' }): BoundFilter[] {
+  const out: BoundFilter[] = [];
+  const stack: BoundFilter[] = [...f.args].reverse();
+  while (stack.length) {
+    const a = stack.pop()!;
+    if (a.kind === f.kind) for (let i = a.args.length - 1; i >= 0; i--) stack.push(a.args[i]!);
+    else out.push(a);
+  }
+  return out;
 }
 
 /** The JSON type and value of one field of the document column. */
@@ -68,10 +100,24 @@ function quoteIdent(name: string): string {
     .join('.');
 }
 
-function fieldSql(doc: string, path: string): FieldSql {
+/** Where the compiled SQL reads an object from: its JSON document, and optionally its id column. */
+interface Source {
+  readonly doc: string;
+  readonly id: string | undefined;
+}
+
+const NULL_FIELD: FieldSql = { type: { sql: 'NULL', params: [] }, value: { sql: 'NULL', params: [] } };
+
+function fieldSql(src: Source, path: string): FieldSql {
   // Defence in depth: trees can be built by hand, so the path is checked here again before it is
   // spliced into SQL. A valid path holds only [A-Za-z0-9_.], nothing that can end the SQL string.
   if (!isFieldPath(path)) throw new TypeError(`Not a valid filter field path: ${JSON.stringify(path)}`);
+  if (src.id !== undefined && (path === 'id' || path.startsWith('id.'))) {
+    // The object id is a column, always a string; a path into it reads null, as it does in JavaScript.
+    if (path !== 'id') return NULL_FIELD;
+    return { type: { sql: `'text'`, params: [] }, value: { sql: src.id, params: [] } };
+  }
+  const doc = src.doc;
   return {
     type: { sql: `json_type(${doc}, '$.${path}')`, params: [] },
     value: { sql: `json_extract(${doc}, '$.${path}')`, params: [] },
@@ -158,9 +204,9 @@ interface GenericSql {
   readonly value: Frag;
 }
 
-function genericOperand(o: BoundOperand, doc: string): GenericSql {
+function genericOperand(o: BoundOperand, src: Source): GenericSql {
   if (o.kind === 'field') {
-    const f = fieldSql(doc, o.path);
+    const f = fieldSql(src, o.path);
     return {
       cls: q`(CASE coalesce(${f.type}, 'null') WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' WHEN 'text' THEN 's' WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' WHEN 'null' THEN 'z' ELSE 'o' END)`,
       value: f.value,
@@ -204,27 +250,27 @@ function generic(op: FilterCompareOp, a: GenericSql, b: GenericSql): Frag {
   }
 }
 
-function compare(op: FilterCompareOp, left: BoundOperand, right: BoundOperand, doc: string): Frag {
+function compare(op: FilterCompareOp, left: BoundOperand, right: BoundOperand, src: Source): Frag {
   if (!FILTER_COMPARE_OPS.includes(op)) throw new TypeError(`Not a filter operator: ${String(op)}`);
   if (left.kind === 'literal' && right.kind === 'literal') {
     return constant(compareFilterValues(op, checkScalar(left.value), checkScalar(right.value)));
   }
   if (left.kind === 'field' && right.kind === 'literal') {
-    return fieldVersusLiteral(op, fieldSql(doc, left.path), checkScalar(right.value));
+    return fieldVersusLiteral(op, fieldSql(src, left.path), checkScalar(right.value));
   }
   const flipped = FLIPPED[op];
   if (left.kind === 'literal' && right.kind === 'field' && flipped !== undefined) {
-    return fieldVersusLiteral(flipped, fieldSql(doc, right.path), checkScalar(left.value));
+    return fieldVersusLiteral(flipped, fieldSql(src, right.path), checkScalar(left.value));
   }
-  return generic(op, genericOperand(left, doc), genericOperand(right, doc));
+  return generic(op, genericOperand(left, src), genericOperand(right, src));
 }
 
-function inList(left: BoundOperand, list: readonly FilterScalar[], doc: string): Frag {
+function inList(left: BoundOperand, list: readonly FilterScalar[], src: Source): Frag {
   if (left.kind === 'literal') {
     const v = checkScalar(left.value);
     return constant(list.some((item) => filterValuesEqual(v, checkScalar(item))));
   }
-  const f = fieldSql(doc, left.path);
+  const f = fieldSql(src, left.path);
   const items = list.map(checkScalar);
   const numbers = items.filter((v) => typeof v === 'number');
   const strings = items.filter((v) => typeof v === 'string');
@@ -241,24 +287,38 @@ function inList(left: BoundOperand, list: readonly FilterScalar[], doc: string):
   return join(parts, 'OR');
 }
 
-function compile(f: BoundFilter, doc: string): Frag {
+/** A compiled filter node and the estimated depth of its SQL (see sql-depth.ts). */
+interface Compiled extends Frag {
+  readonly depth: number;
+}
+
+/**
+ * An AND/OR chain: the arguments' SQL joined as a balanced tree, the deepest argument first. SQLite's
+ * parser needs one stack entry per level for a left-nested `((((x ...` but three for a right-nested
+ * `a OR (b OR (c ...`, so putting the deep argument on the left keeps deep filters under its limits.
+ */
+function chain(f: BoundFilter & { kind: 'and' | 'or' }, src: Source): Compiled {
+  const parts = flatArgs(f).map((a) => compile(a, src));
+  let deepest = 0;
+  for (let i = 1; i < parts.length; i++) if (parts[i]!.depth > parts[deepest]!.depth) deepest = i;
+  if (deepest > 0) parts.unshift(...parts.splice(deepest, 1));
+  const frag = join(parts, f.kind === 'and' ? 'AND' : 'OR');
+  return { ...frag, depth: chainSqlDepth(parts.length, parts[0]?.depth ?? 0) };
+}
+
+function compile(f: BoundFilter, src: Source): Compiled {
   switch (f.kind) {
     case 'cmp':
-      return compare(f.op, f.left, f.right, doc);
+      return { ...compare(f.op, f.left, f.right, src), depth: LEAF_SQL_DEPTH };
     case 'in':
-      return inList(f.left, f.list, doc);
-    case 'not':
-      return q`NOT (${compile(f.arg, doc)})`;
+      return { ...inList(f.left, f.list, src), depth: LEAF_SQL_DEPTH };
+    case 'not': {
+      const arg = compile(f.arg, src);
+      return { ...q`NOT (${arg})`, depth: arg.depth + 1 };
+    }
     case 'and':
-      return join(
-        f.args.map((a) => compile(a, doc)),
-        'AND',
-      );
     case 'or':
-      return join(
-        f.args.map((a) => compile(a, doc)),
-        'OR',
-      );
+      return chain(f, src);
     default:
       throw new TypeError(`Not a filter node: ${JSON.stringify((f as { kind?: unknown }).kind)}`);
   }
@@ -272,9 +332,14 @@ const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
  * Variables are resolved now; their values and all literals go into `params`. `undefined` (no filter)
  * compiles to `1`.
  *
+ * With `opts.idColumn` (`id`, or `table.id`), the field `id` reads that column, the object's id, as it
+ * does in a `StoredObject` given to {@link evaluateFilter}; without it, `id` is read from the document
+ * like any field (where it is absent: null).
+ *
  * @throws SyncError `SYNC_ERR_FILTER_VARIABLE` when a variable has no value and no default.
- * @throws TypeError when `docColumn` is not an identifier (or `table.column`), or `f` is not a tree the
- *   parser could have built (an invalid field path, operator or literal).
+ * @throws TypeError when `docColumn` or `idColumn` is not an identifier (or `table.column`), or `f` is
+ *   not a tree the parser could have built (an invalid field path, operator or literal, or nesting too
+ *   deep for SQLite).
  * @example
  * const { sql, params } = filterToSql(parseFilter('terminalId == $auth.sub'), { auth: { sub: 'pos-1' } }, 'doc');
  * db.prepare(`SELECT id FROM transactions WHERE ${sql}`).all(...params);
@@ -283,11 +348,25 @@ export function filterToSql(
   f: Filter | undefined,
   vars: FilterVars | undefined,
   docColumn: string,
+  opts: { readonly idColumn?: string } = {},
 ): { sql: string; params: unknown[] } {
-  if (typeof docColumn !== 'string' || !COLUMN.test(docColumn)) {
-    throw new TypeError(`Not a valid document column name: ${JSON.stringify(docColumn)}`);
+  const columns = opts.idColumn === undefined ? [docColumn] : [docColumn, opts.idColumn];
+  for (const column of columns) {
+    if (typeof column !== 'string' || !COLUMN.test(column)) {
+      throw new TypeError(`Not a valid column name: ${JSON.stringify(column)}`);
+    }
   }
   if (f === undefined) return { sql: '1', params: [] };
-  const frag = compile(bindFilter(f, vars), quoteIdent(docColumn));
+  const src: Source = {
+    doc: quoteIdent(docColumn),
+    id: opts.idColumn === undefined ? undefined : quoteIdent(opts.idColumn),
+  };
+  const frag = compile(bindFilter(f, vars), src);
+  if (frag.depth > MAX_FILTER_SQL_DEPTH) {
+    // parseFilter refuses such filters with a syntax error; only a tree built by hand gets here.
+    throw new TypeError(
+      `Filter nests too deeply to run in SQLite (estimated depth ${frag.depth}, at most ${MAX_FILTER_SQL_DEPTH})`,
+    );
+  }
   return { sql: frag.sql, params: [...frag.params] };
 }
