@@ -208,8 +208,10 @@ test('a terminal away longer than the tombstone retention is resynced and cannot
   store.delete('orders', 'O-1');
   store.put('orders', 'O-3', { status: 'open', total: 30 });
   await new Promise((r) => setTimeout(r, 300));
-  assert.ok(server.collectGarbage() >= 1);
+  // (The hub's own collection timer may have got there first: either way the tombstone is gone.)
+  server.collectGarbage();
   assert.equal(store.get('orders', 'O-1', { includeDeleted: true }), undefined);
+  assert.ok(store.tombstoneHorizon() > 0, 'a tombstone was collected');
 
   agent = await start();
   t.after(() => agent.close());
