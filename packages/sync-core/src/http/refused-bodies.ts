@@ -5,9 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
-/** After refusing a body, read and discard at most this many times the body limit before hanging up. */
-const REFUSED_BODY_DRAIN_FACTOR = 8;
-/** ... and for at most this long. */
+/** After refusing a body, read and discard it for at most this long before hanging up. */
 const REFUSED_BODY_DRAIN_MS = 30_000;
 
 /**
