@@ -75,6 +75,16 @@ export {
   PROTOCOL_VERSION,
   splitChanges,
 } from './protocol/index.js';
+// The roles of a replica (src/replica/roles.ts): what the hub and the agent depend on.
+export type {
+  ChangeFeed,
+  LocalWriter,
+  ObjectReader,
+  Outbox,
+  PeerLedger,
+  RemoteMerger,
+  Tombstones,
+} from './replica/roles.js';
 export type { QueryOptions, QueryResult, SortSpec } from './replica-query.js';
 export {
   type ApplyResult,
