@@ -6,6 +6,8 @@
  * rules folded over every write ever made.
  *
  * BACKROOM_PROPERTY_RUNS=5000 npm test -- convergence   runs a longer search.
+ * BACKROOM_CONVERGENCE_LARGE=1 npm run test:only -- convergence   adds one case of 8 replicas and 10,000
+ * operations (a store's lunch peak in miniature; minutes, not seconds, so it is not part of `npm test`).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -112,6 +114,14 @@ const cmd = (n: number): fc.Arbitrary<Cmd> =>
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), r: fc.nat(n) }) },
   );
+
+/** One generated case: how many replicas, their clock skews and roles, and what happens. */
+interface Scenario {
+  n: number;
+  skews: number[];
+  roles: string[];
+  cmds: Cmd[];
+}
 
 const scenario = fc.integer({ min: 2, max: 4 }).chain((n) =>
   fc.record({
@@ -373,65 +383,89 @@ function model(written: Change[], rebases: Map<string, Stamp>) {
   return out;
 }
 
+/** Runs one scenario and checks that every replica converged to the reference model. */
+function checkConvergence(root: string, caseNo: number, { n, skews, roles, cmds }: Scenario): void {
+  const world = new World(join(root, String(caseNo)), n, skews, roles);
+  try {
+    for (const c of cmds) {
+      switch (c.t) {
+        case 'write':
+          world.write(c.r, c.w);
+          break;
+        case 'push':
+          world.push(c.d, c.dup);
+          break;
+        case 'deliverUp':
+          world.deliverUp(c.i);
+          break;
+        case 'pull':
+          world.pull(c.d);
+          break;
+        case 'deliverDown':
+          world.deliverDown(c.d, c.i, c.keep);
+          break;
+        case 'tick':
+          world.times[c.r].wall += c.ms;
+          world.times[c.r].mono += c.ms;
+          break;
+        case 'restart':
+          world.restart(c.r);
+          break;
+      }
+    }
+    world.drain();
+    const digests = world.stores.map((s) => s.digest());
+    for (let r = 1; r < digests.length; r++) {
+      if (digests[r] !== digests[0]) {
+        assert.deepEqual(
+          dumpAll(world.stores[r]),
+          dumpAll(world.stores[0]),
+          `${world.names[r]} differs from the hub`,
+        );
+        assert.fail(`${world.names[r]} differs from the hub in its registers`);
+      }
+    }
+    const expected = model(world.written, world.rebases);
+    const hub = world.stores[0];
+    for (const [key, want] of expected) {
+      const [c, id] = key.split('/');
+      const got = hub.get(c, id, { includeDeleted: true });
+      assert.ok(got, `${key} missing at the hub`);
+      assert.equal(!got._meta.deleted, want.alive, `${key} alive`);
+      const { id: _id, _meta, ...doc } = got;
+      assert.deepEqual(doc, want.doc, `${key} fields`);
+    }
+  } finally {
+    world.close();
+  }
+}
+
 test('replicas converge byte-identically and match the reference model', (t) => {
   const root = tempDir(t);
   let caseNo = 0;
   fc.assert(
-    fc.property(scenario, ({ n, skews, roles, cmds }) => {
-      const world = new World(join(root, String(caseNo++)), n, skews, roles);
-      try {
-        for (const c of cmds) {
-          switch (c.t) {
-            case 'write':
-              world.write(c.r, c.w);
-              break;
-            case 'push':
-              world.push(c.d, c.dup);
-              break;
-            case 'deliverUp':
-              world.deliverUp(c.i);
-              break;
-            case 'pull':
-              world.pull(c.d);
-              break;
-            case 'deliverDown':
-              world.deliverDown(c.d, c.i, c.keep);
-              break;
-            case 'tick':
-              world.times[c.r].wall += c.ms;
-              world.times[c.r].mono += c.ms;
-              break;
-            case 'restart':
-              world.restart(c.r);
-              break;
-          }
-        }
-        world.drain();
-        const digests = world.stores.map((s) => s.digest());
-        for (let r = 1; r < digests.length; r++) {
-          if (digests[r] !== digests[0]) {
-            assert.deepEqual(
-              dumpAll(world.stores[r]),
-              dumpAll(world.stores[0]),
-              `${world.names[r]} differs from the hub`,
-            );
-            assert.fail(`${world.names[r]} differs from the hub in its registers`);
-          }
-        }
-        const expected = model(world.written, world.rebases);
-        const hub = world.stores[0];
-        for (const [key, want] of expected) {
-          const [c, id] = key.split('/');
-          const got = hub.get(c, id, { includeDeleted: true });
-          assert.ok(got, `${key} missing at the hub`);
-          assert.equal(!got._meta.deleted, want.alive, `${key} alive`);
-          const { id: _id, _meta, ...doc } = got;
-          assert.deepEqual(doc, want.doc, `${key} fields`);
-        }
-      } finally {
-        world.close();
-      }
-    }),
+    fc.property(scenario, (sc) => checkConvergence(root, caseNo++, sc)),
     { numRuns: RUNS, includeErrorInReport: true },
   );
 });
+
+if (process.env.BACKROOM_CONVERGENCE_LARGE === '1') {
+  test('8 replicas and 10,000 operations converge (BACKROOM_CONVERGENCE_LARGE)', (t) => {
+    const root = tempDir(t);
+    const large = fc.record({
+      n: fc.constant(8),
+      skews: fc.array(fc.oneof(fc.integer({ min: -20_000, max: 20_000 }), fc.constant(86_400_000)), {
+        minLength: 8,
+        maxLength: 8,
+      }),
+      roles: fc.array(fc.constantFrom('pos', 'manager'), { minLength: 8, maxLength: 8 }),
+      cmds: fc.array(cmd(8), { minLength: 10_000, maxLength: 10_000 }),
+    });
+    const started = performance.now();
+    fc.assert(
+      fc.property(large, (sc) => checkConvergence(root, 0, sc)),
+      { numRuns: 1, includeErrorInReport: true, endOnFailure: true },
+    );
+    t.diagnostic(`8 replicas × 10,000 operations: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  });
+}
