@@ -33,6 +33,7 @@ import { type Agent, createAgent, MqttTransport, SyncClient } from '@backroom/de
 import { attachSync, createHub, type Hub, resolveConfig, type SyncAttachment } from '@backroom/hub';
 import { encodeMessage, loadSchema, ReplicaStore, type Schema } from '@backroom/sync-core';
 import { Aedes } from 'aedes';
+import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 
@@ -650,6 +651,34 @@ async function sampleRss(p: Proc, ms = 2000, samples = 5): Promise<number> {
   return median(xs);
 }
 
+/**
+ * The raw store: better-sqlite3 inserting the same rows (collection, id, ~1 KB JSON document) in batches
+ * of `batch` per transaction, WAL with synchronous=NORMAL like the hub's replica. Rows/s.
+ */
+function rawSqliteInserts(dir: string, rows: number, terminals: number, batch = 500): number {
+  mkdirSync(dir, { recursive: true });
+  const db = new Database(join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(
+    'CREATE TABLE objects (collection TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, id))',
+  );
+  const ins = db.prepare('INSERT INTO objects (collection, id, doc) VALUES (?, ?, ?)');
+  const docs = Array.from({ length: rows }, (_, i) => {
+    const till = `till-${String(i % terminals).padStart(2, '0')}`;
+    return [`${till}-${i}`, JSON.stringify(sale(till, i))] as const;
+  });
+  const insertBatch = db.transaction((from: number) => {
+    for (let i = from; i < Math.min(rows, from + batch); i++) ins.run('transactions', docs[i][0], docs[i][1]);
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < rows; i += batch) insertBatch(i);
+  const perS = rows / ((performance.now() - t0) / 1000);
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return perS;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The parts
 
@@ -665,7 +694,10 @@ async function benchIngest(fleet: Fleet, root: string): Promise<void> {
   const idle: number[] = [];
   const downMb: number[] = [];
   const raw: number[] = [];
+  const rawDb: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    rawDb.push(rawSqliteInserts(join(root, `ingest-raw-db-${r}`), total, INGEST_AGENTS));
+    global.gc?.();
     // Raw: bare aedes, 50 mqtt.js clients connecting at t0 and publishing the same payloads at QoS 1.
     const broker = await startRawBroker();
     try {
@@ -711,6 +743,7 @@ async function benchIngest(fleet: Fleet, root: string): Promise<void> {
   }
   const o = median(ours);
   const b = median(raw);
+  const d = median(rawDb);
   console.log(
     JSON.stringify({
       bench: 'sync_ingest',
@@ -724,11 +757,14 @@ async function benchIngest(fleet: Fleet, root: string): Promise<void> {
       outboxes_empty_s: round2(median(idle)),
       pushed_mb: round2((total * CHANGE_BYTES) / 2 ** 20),
       hub_to_terminals_mb: round2(median(downMb)),
-      raw_changes_per_s: Math.round(b),
-      raw_what: 'aedes QoS 1 messages/s, 50 mqtt.js clients, one 1 KB payload each',
-      ratio: +(o / b).toFixed(3),
-      target_changes_per_s: 20_000,
-      target_met: o >= 20_000,
+      raw_changes_per_s: Math.round(d),
+      raw_what: 'better-sqlite3 inserting the same rows, 500 per transaction, WAL, synchronous=NORMAL',
+      ratio: +(o / d).toFixed(3),
+      target_ratio: 0.3,
+      target_met: o / d >= 0.3,
+      raw_aedes_changes_per_s: Math.round(b),
+      raw_aedes_what: 'aedes QoS 1 messages/s, 50 mqtt.js clients, one 1 KB payload each',
+      ratio_to_aedes: +(o / b).toFixed(3),
       agent_prefill_changes_per_s: Math.round(prefillPerS),
       rounds: ROUNDS,
       all_changes_per_s: ours.map(Math.round),
@@ -814,7 +850,10 @@ async function benchCatchup(fleet: Fleet, root: string): Promise<void> {
   });
   const secs: number[] = [];
   const raw: number[] = [];
+  const rawDb: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    rawDb.push(rawSqliteInserts(join(root, `catchup-raw-db-${r}`), CATCHUP, 1));
+    global.gc?.();
     const broker = await startRawBroker();
     try {
       const done = broker.arrivals('backroom/v1/sync/', CATCHUP);
@@ -846,6 +885,7 @@ async function benchCatchup(fleet: Fleet, root: string): Promise<void> {
   }
   const s = median(secs);
   const b = median(raw);
+  const d = median(rawDb);
   console.log(
     JSON.stringify({
       bench: 'sync_catchup',
@@ -856,12 +896,14 @@ async function benchCatchup(fleet: Fleet, root: string): Promise<void> {
       auth: 'insecure-no-auth',
       seconds: round2(s),
       changes_per_s: Math.round(CATCHUP / s),
-      raw_seconds: round2(b),
-      raw_changes_per_s: Math.round(CATCHUP / b),
-      raw_what: 'one mqtt.js client publishing the payloads at QoS 1 to bare aedes',
-      ratio: +(b / s).toFixed(3),
-      target_seconds: 10,
-      target_met: s <= 10,
+      raw_changes_per_s: Math.round(d),
+      raw_what: 'better-sqlite3 inserting the same rows, 500 per transaction, WAL, synchronous=NORMAL',
+      ratio: +(CATCHUP / s / d).toFixed(3),
+      target_ratio: 0.3,
+      target_met: CATCHUP / s / d >= 0.3,
+      raw_aedes_seconds: round2(b),
+      raw_aedes_what: 'one mqtt.js client publishing the payloads at QoS 1 to bare aedes',
+      ratio_to_aedes: +(b / s).toFixed(3),
       agent_prefill_changes_per_s: Math.round(prefillPerS),
       rounds: ROUNDS,
       all_seconds: secs.map(round2),
