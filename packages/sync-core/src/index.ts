@@ -75,6 +75,15 @@ export {
   PROTOCOL_VERSION,
   splitChanges,
 } from './protocol/index.js';
+export type { QueryOptions, QueryResult, SortSpec } from './replica/query.js';
+// Offline writes placed at hub time before they are pushed (ReplicaStore.adoptHubOffset).
+export {
+  RESTAMP_MIN_OFFSET_MS,
+  RESTAMP_TOLERANCE_MS,
+  type RestampResult,
+  type RestampSkip,
+  type WallRun,
+} from './replica/restamp.js';
 // The roles of a replica (src/replica/roles.ts): what the hub and the agent depend on.
 export type {
   ChangeFeed,
@@ -85,7 +94,6 @@ export type {
   RemoteMerger,
   Tombstones,
 } from './replica/roles.js';
-export type { QueryOptions, QueryResult, SortSpec } from './replica-query.js';
 export {
   type ApplyResult,
   type ChangedObject,
@@ -99,14 +107,6 @@ export {
   type ReplicaStoreOptions,
   selectChange,
 } from './replica-store.js';
-// Offline writes placed at hub time before they are pushed (ReplicaStore.adoptHubOffset).
-export {
-  RESTAMP_MIN_OFFSET_MS,
-  RESTAMP_TOLERANCE_MS,
-  type RestampResult,
-  type RestampSkip,
-  type WallRun,
-} from './restamp.js';
 export {
   type CollectionDef,
   checkFieldValue,

@@ -4,7 +4,8 @@ import { SyncClock, stampFromString, stampToString, type TimeBase, type TimeSour
 import { SyncError } from './errors.js';
 import type { Logger } from './logger.js';
 import { applyChange, type CounterOps, emptyState, type ObjectState } from './merge.js';
-import { type QueryOptions, type QueryResult, runQuery } from './replica-query.js';
+import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
+import { moveOwnVersions, planRestamp, type RestampResult, stampMover, WallRuns } from './replica/restamp.js';
 import {
   docJson,
   FORMAT,
@@ -13,9 +14,8 @@ import {
   SCHEMA_SQL,
   toStoredObject,
   versJson,
-} from './replica-rows.js';
-import { checkCounters, checkFields, checkId, checkRemote } from './replica-validate.js';
-import { moveOwnVersions, planRestamp, type RestampResult, stampMover, WallRuns } from './restamp.js';
+} from './replica/rows.js';
+import { checkCounters, checkFields, checkId, checkRemote } from './replica/validate.js';
 import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
 import { type Db, openDatabase, prepareDatabaseFile, type Statement } from './sqlite.js';
 import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';

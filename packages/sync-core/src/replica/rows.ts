@@ -3,10 +3,10 @@
  * from a row. Everything that decides what bytes a replica holds is here, so two replicas that hold the
  * same registers write byte-identical rows.
  */
-import type { ObjectState, StoredBase } from './merge.js';
-import type { CollectionDef } from './schema.js';
-import type { ObjectMeta, StoredObject } from './types.js';
-import type { StoredVersion } from './version.js';
+import type { ObjectState, StoredBase } from '../merge.js';
+import type { CollectionDef } from '../schema.js';
+import type { ObjectMeta, StoredObject } from '../types.js';
+import type { StoredVersion } from '../version.js';
 
 /** Version of the file format; a newer file is refused rather than misread. */
 export const FORMAT = 1;

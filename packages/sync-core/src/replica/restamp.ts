@@ -28,10 +28,10 @@
  * tells nothing about when the writes were made: they keep their stamps and the hub rebases those too far
  * ahead on receipt, as for any device whose stamps already left.
  */
-import { MAX_STAMP_MS, type SyncClock, stampToString, type TimeBase } from './clock.js';
-import type { ObjectState } from './merge.js';
-import type { Stamp } from './types.js';
-import type { StoredVersion } from './version.js';
+import { MAX_STAMP_MS, type SyncClock, stampToString, type TimeBase } from '../clock.js';
+import type { ObjectState } from '../merge.js';
+import type { Stamp } from '../types.js';
+import type { StoredVersion } from '../version.js';
 
 /** Time bases further apart than this count as a jump of the wall clock (suspend, reboot, clock set). */
 export const RESTAMP_TOLERANCE_MS = 1000;
