@@ -6,17 +6,33 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
-export interface Statement {
-  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
-  iterate(...params: unknown[]): IterableIterator<unknown>;
-  raw(toggle?: boolean): Statement;
-  pluck(toggle?: boolean): Statement;
+/** What running a statement that writes reports. */
+export interface RunResult {
+  readonly changes: number;
+  readonly lastInsertRowid: number | bigint;
 }
 
+/**
+ * A prepared statement: `Params` are its parameters in order, `Row` is what one result row reads as
+ * (an object of its columns; the first column's value after {@link pluck}; `never` for a statement that
+ * returns no rows). Modules declare their statements by name with both, so a misspelt statement or a
+ * wrong row shape is a compile error (better-sqlite3's own `Statement<BindParameters, Result>`).
+ */
+export interface Statement<Params extends unknown[] = unknown[], Row = unknown> {
+  run(...params: Params): RunResult;
+  get(...params: Params): Row | undefined;
+  all(...params: Params): Row[];
+  iterate(...params: Params): IterableIterator<Row>;
+  /** Rows as arrays of their column values: declare `Row` as that array. */
+  raw(toggle?: boolean): this;
+  /** Rows as their first column's value: declare `Row` as that value's type. */
+  pluck(toggle?: boolean): this;
+}
+
+/** The subset of better-sqlite3's Database that sync-core uses. */
 export interface Db {
-  prepare(sql: string): Statement;
+  /** Prepares `sql`; `Params` and `Row` are declared by the caller (see {@link Statement}). */
+  prepare<Params extends unknown[] = unknown[], Row = unknown>(sql: string): Statement<Params, Row>;
   exec(sql: string): unknown;
   pragma(sql: string, opts?: { simple?: boolean }): unknown;
   transaction<F extends (...args: never[]) => unknown>(fn: F): F;
