@@ -1,50 +1,21 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { SyncClock, stampFromString, stampToString, type TimeBase, type TimeSource } from './clock.js';
+import { type SyncClock, stampFromString, stampToString, type TimeBase } from './clock.js';
 import { SyncError } from './errors.js';
-import type { Logger } from './logger.js';
-import { applyChange, type CounterOps, emptyState, type ObjectState } from './merge.js';
+import { applyChange, type ObjectState } from './merge.js';
+import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './replica/core.js';
+import type { ConflictEntry } from './replica/merge-tables.js';
+import { backupReplica, openReplicaFile } from './replica/open.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
-import { moveOwnVersions, planRestamp, type RestampResult, stampMover, WallRuns } from './replica/restamp.js';
-import {
-  docJson,
-  FORMAT,
-  type Row,
-  rowToState,
-  SCHEMA_SQL,
-  toStoredObject,
-  versJson,
-} from './replica/rows.js';
+import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
+import { type Row, rowToState, toStoredObject } from './replica/rows.js';
 import { checkCounters, checkFields, checkId, checkRemote } from './replica/validate.js';
 import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
-import { type Db, openDatabase, prepareDatabaseFile, type Statement } from './sqlite.js';
+import type { Statement } from './sqlite.js';
 import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 import { compareStored, loadVersion, type StoredVersion } from './version.js';
 
-/** Options of {@link ReplicaStore.open}. */
-export interface ReplicaStoreOptions {
-  /** SQLite file of the replica (created if missing). */
-  readonly path: string;
-  readonly schema: Schema;
-  /** This replica's node id: the device id on a terminal, the hub id on the hub. */
-  readonly nodeId: string;
-  /** Default writer role for role-based precedence (`pos`, `manager`, `hub`...). */
-  readonly role?: string;
-  /** Allowed clock skew of remote stamps before they are rebased. Default 60 000 ms. */
-  readonly maxSkewMs?: number;
-  readonly time?: TimeSource;
-  /** Keep an outbox of local writes to push to the hub (device agents). Default true. */
-  readonly outbox?: boolean;
-  /** `synchronous=FULL` (survives power loss) instead of NORMAL (survives a process crash). */
-  readonly durable?: boolean;
-  /**
-   * Largest object (its fields as JSON text), default 512 KiB: every object must fit in one sync message
-   * (1 MiB by default). A write that would make an object larger is refused.
-   */
-  readonly maxObjectBytes?: number;
-  readonly logger?: Logger;
-}
+export type { ChangeEvent, ConflictEntry, ReplicaStoreOptions };
 
 /** Local writes to one object waiting for the hub, as one change (see {@link ReplicaStore.pendingChanges}). */
 export interface PendingChange {
@@ -117,20 +88,6 @@ export function selectChange(regs: ObjectRegisters, sel: ChangeSelection): Chang
   };
 }
 
-/** A change to one object, reported to subscribers after its transaction commits. */
-export interface ChangeEvent {
-  readonly collection: string;
-  readonly id: string;
-  /** Local change sequence of the object after this change. */
-  readonly seq: number;
-  /** True when a remote change caused it, false for a local write. */
-  readonly remote: boolean;
-  /** The object as it now reads (deleted objects carry `_meta.deleted = true`). */
-  readonly object: StoredObject;
-  /** The local writes to this object in the transaction, in order (empty for remote changes). */
-  readonly local: readonly Change[];
-}
-
 /** One stamp the store re-stamped on receipt because it was too far in the future. */
 export interface Rebase {
   readonly collection: string;
@@ -144,17 +101,6 @@ export interface Rebase {
 export interface ApplyResult {
   readonly objects: number;
   readonly rebased: readonly Rebase[];
-}
-
-/** An entry of the conflict log: a write that lost to another. */
-export interface ConflictEntry {
-  readonly at: number;
-  readonly collection: string;
-  readonly id: string;
-  readonly field: string;
-  readonly loser: unknown;
-  readonly loserVersion: Version;
-  readonly winnerVersion: Version;
 }
 
 /** A row of the change feed: an object that changed after some sequence. */
@@ -190,65 +136,22 @@ export class ReplicaStore {
   readonly nodeId: string;
   readonly schema: Schema;
   readonly clock: SyncClock;
-  private readonly db: Db;
-  private readonly role: string | undefined;
-  private readonly useOutbox: boolean;
-  private readonly maxObjectBytes: number;
-  private readonly log: Logger | undefined;
-  private seq: number;
-  private txDepth = 0;
-  private readonly cache = new Map<string, ObjectState>();
-  private readonly dirty = new Map<string, { state: ObjectState; remote: boolean; local: Change[] }>();
-  private readonly listeners = new Set<(e: ChangeEvent) => void>();
+  private readonly core: ReplicaCore;
   private readonly st: Record<string, Statement>;
-  private readonly ops: CounterOps;
-  private readonly runInTx: (fn: () => unknown) => unknown;
-  private closed = false;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
-  /** Which local stamps came from this node's own wall clock and never left it (devices only: restamp.ts). */
-  private readonly wallRuns: WallRuns | undefined;
 
-  private constructor(db: Db, opts: ReplicaStoreOptions, seq: number, highWater: Stamp | undefined) {
-    this.db = db;
-    this.nodeId = opts.nodeId;
-    this.schema = opts.schema;
-    this.role = opts.role;
-    this.useOutbox = opts.outbox ?? true;
-    this.maxObjectBytes = opts.maxObjectBytes ?? 512 * 1024;
-    this.log = opts.logger;
-    this.seq = seq;
-    this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
-    this.wallRuns = this.useOutbox
-      ? new WallRuns(
-          this.clock,
-          db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('wall_run') as string | undefined,
-        )
-      : undefined;
+  private constructor(core: ReplicaCore) {
+    this.core = core;
+    this.nodeId = core.nodeId;
+    this.schema = core.schema;
+    this.clock = core.clock;
+    const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
-      get: db.prepare('SELECT * FROM objects WHERE collection = ? AND id = ?'),
-      // A new object is a plain insert; a known one an update (which moves it to its new seq).
-      insert: db.prepare(
-        'INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)',
-      ),
-      update: db.prepare(
-        'UPDATE objects SET seq = ?, alive = ?, doc = ?, vers = ?, bases = ?, ever = ? WHERE collection = ? AND id = ?',
-      ),
-      setMeta: db.prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
-      ),
-      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       outboxAdd: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
       outboxDel: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       outboxRead: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      opInsert: db.prepare(
-        'INSERT OR IGNORE INTO counter_ops (collection, id, field, op, delta, ver, seq) VALUES (?,?,?,?,?,?,?)',
-      ),
-      opsOf: db.prepare('SELECT field, op, delta, ver, seq FROM counter_ops WHERE collection = ? AND id = ?'),
-      opsPrune: db.prepare(
-        'DELETE FROM counter_ops WHERE collection = ? AND id = ? AND field = ? AND op = ?',
-      ),
       feed: db.prepare(
         'SELECT seq, collection, id, alive, doc, ever, (vers IS NULL AND bases IS NULL) AS sole FROM objects WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -259,43 +162,7 @@ export class ReplicaStore {
       outboxHas: db.prepare('SELECT 1 FROM outbox WHERE collection = ? AND id = ? LIMIT 1').pluck(),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
       rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
-      conflict: db.prepare(
-        'INSERT INTO conflicts (at, collection, id, field, loser, loser_ver, winner_ver) VALUES (?,?,?,?,?,?,?)',
-      ),
     };
-    this.ops = {
-      insert: (c, id, inc, sv, s) =>
-        this.st.opInsert.run(c, id, inc.field, inc.op, inc.delta, JSON.stringify(sv), s).changes === 1,
-      list: (c, id) =>
-        (
-          this.st.opsOf.all(c, id) as { field: string; op: string; delta: number; ver: string; seq: number }[]
-        ).map((r) => ({
-          field: r.field,
-          op: r.op,
-          delta: r.delta,
-          ver: JSON.parse(r.ver) as StoredVersion,
-          seq: r.seq,
-        })),
-      prune: (c, id, field, op) => {
-        this.st.opsPrune.run(c, id, field, op);
-      },
-      conflict: (c, id, field, loser, lv, wv) => {
-        this.st.conflict.run(
-          Date.now(),
-          c,
-          id,
-          field,
-          JSON.stringify(loser),
-          JSON.stringify(lv),
-          JSON.stringify(wv),
-        );
-      },
-    };
-    this.runInTx = db.transaction((fn: () => unknown) => {
-      const r = fn();
-      this.flush();
-      return r;
-    }) as unknown as (fn: () => unknown) => unknown;
   }
 
   /**
@@ -307,70 +174,18 @@ export class ReplicaStore {
    * the file and what is wrong; nothing is left open.
    */
   static open(opts: ReplicaStoreOptions): ReplicaStore {
-    const file = opts.path;
-    let db: Db | undefined;
-    try {
-      checkReplicaFile(file);
-      db = openDatabase(file, { durable: opts.durable });
-      db.exec(SCHEMA_SQL);
-      const get = (k: string) =>
-        db!.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(k) as string | undefined;
-      const format = get('format');
-      const node = get('node');
-      if (format === undefined) {
-        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
-          'format',
-          String(FORMAT),
-          'node',
-          opts.nodeId,
-          'seq',
-          '0',
-        );
-      } else if (Number(format) > FORMAT) {
-        throw new SyncError(
-          'SYNC_ERR_STORE_CORRUPT',
-          `${file} was written by a newer Backroom (replica format ${format}; this version reads up to ${FORMAT})`,
-          { file, format },
-        );
-      } else if (node !== opts.nodeId) {
-        throw new SyncError(
-          'SYNC_ERR_STORE_CORRUPT',
-          `${file} belongs to node ${JSON.stringify(node)}, not ${JSON.stringify(opts.nodeId)}`,
-          { file, fileNode: node, nodeId: opts.nodeId },
-        );
-      }
-      const seq = Number(get('seq') ?? '0');
-      const hw = get('clock');
-      return new ReplicaStore(db, opts, seq, hw === undefined ? undefined : BigInt(`0x${hw}`));
-    } catch (e) {
-      db?.close();
-      if (e instanceof SyncError) throw e;
-      const code = String((e as { code?: unknown })?.code ?? '');
-      if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
-        throw storeCorrupt(file, `is not a valid database (${(e as Error).message})`, e);
-      }
-      throw new SyncError(
-        'SYNC_ERR_STORE_CORRUPT',
-        `cannot open replica file ${file}: ${(e as Error)?.message ?? String(e)}`,
-        { file },
-        e,
-      );
-    }
+    const { db, seq, highWater } = openReplicaFile(opts.path, opts.nodeId, opts.durable);
+    return new ReplicaStore(new ReplicaCore(db, opts, seq, highWater));
   }
 
   /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
   collection(name: string): CollectionDef {
-    const def = Object.hasOwn(this.schema.collections, name) ? this.schema.collections[name] : undefined;
-    if (!def)
-      throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `unknown collection "${name}"`, {
-        collection: name,
-      });
-    return def;
+    return this.core.collection(name);
   }
 
   /** Local change sequence: bumped by every object change, local or remote. */
   currentSeq(): number {
-    return this.seq;
+    return this.core.currentSeq();
   }
 
   /**
@@ -378,23 +193,7 @@ export class ReplicaStore {
    * written once, and subscribers hear of them after the commit. Nested calls join the outer transaction.
    */
   transaction<T>(fn: () => T): T {
-    this.assertOpen();
-    if (this.txDepth > 0) return fn();
-    this.txDepth++;
-    let result: T;
-    try {
-      result = this.runInTx(fn) as T;
-    } catch (e) {
-      // The transaction rolled back: forget the in-memory view of it.
-      this.cache.clear();
-      this.dirty.clear();
-      this.seq = Number(this.st.getMeta.get('seq') ?? '0');
-      throw e;
-    } finally {
-      this.txDepth--;
-    }
-    this.emit();
-    return result;
+    return this.core.transaction(fn);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -414,7 +213,7 @@ export class ReplicaStore {
     const def = this.collection(collection);
     checkId(id);
     const values = checkFields(def, fields, true);
-    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.role, true));
+    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.core.role, true));
   }
 
   /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
@@ -430,13 +229,13 @@ export class ReplicaStore {
     return this.transaction(() => {
       if (def.merge === 'object') {
         // Whole-object merge: every write carries every field, so the newest write wins as a whole.
-        const cur = this.load(def, id);
+        const cur = this.core.load(def, id);
         for (const f of def.fieldNames) {
           if (def.fields[f].type !== 'counter' && !(f in values))
             values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
         }
       }
-      return this.localSet(def, id, values, opts.role ?? this.role, false);
+      return this.localSet(def, id, values, opts.role ?? this.core.role, false);
     });
   }
 
@@ -448,9 +247,9 @@ export class ReplicaStore {
     const def = this.collection(collection);
     checkId(id);
     return this.transaction(() => {
-      const state = this.load(def, id);
+      const state = this.core.load(def, id);
       if (!state.alive) return false;
-      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
       this.localApply(def, state, { collection, id, exists: { v: false, ver } });
       return true;
     });
@@ -473,8 +272,8 @@ export class ReplicaStore {
     checkId(id);
     const entries = checkCounters(def, id, deltas, 'delta');
     return this.transaction(() => {
-      const state = this.load(def, id);
-      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      const state = this.core.load(def, id);
+      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
       const op = `${ver.n}/${stampToString(ver.s)}`;
       const incs: CounterIncrement[] = entries.map(([field, delta]) => ({ field, delta, ver, op }));
       return this.localApply(def, state, {
@@ -502,8 +301,8 @@ export class ReplicaStore {
     checkId(id);
     const entries = checkCounters(def, id, values, 'value');
     return this.transaction(() => {
-      const state = this.load(def, id);
-      const ver = this.version(def, state.doc, opts.role ?? this.role);
+      const state = this.core.load(def, id);
+      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
       const bases: Record<string, FieldWrite> = {};
       for (const [f, v] of entries) bases[f] = { v, ver };
       return this.localApply(def, state, {
@@ -528,24 +327,25 @@ export class ReplicaStore {
    * ±(2^53 − 1). Nothing of the batch is applied either way.
    */
   applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
-    this.assertOpen();
+    this.core.assertOpen();
     const defs = changes.map((c, i) => checkRemote(this.schema, c, i));
     const rebase = opts.rebase ?? true;
     return this.transaction(() => {
       // Local writes after this must stay after it: they are no longer free to move (restamp.ts).
-      this.wallRuns?.remoteSeen();
+      this.core.wallRuns?.remoteSeen();
       const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
       const rebased: Rebase[] = [];
-      const before = this.dirty.size;
+      const before = this.core.changedCount();
       for (let i = 0; i < changes.length; i++) {
         let change = changes[i];
         if (rebaseMap.size) change = this.rebaseChange(change, rebaseMap, rebased);
         else if (rebase) this.receiveStamps(change);
         else this.observeStamps(change);
-        const state = this.load(defs[i], change.id);
-        if (applyChange(defs[i], state, change, this.ops, () => this.nextSeq())) this.markDirty(state, true);
+        const state = this.core.load(defs[i], change.id);
+        if (applyChange(defs[i], state, change, this.core.merge, () => this.core.nextSeq()))
+          this.core.markDirty(state, true);
       }
-      return { objects: this.dirty.size - before, rebased };
+      return { objects: this.core.changedCount() - before, rebased };
     });
   }
 
@@ -558,7 +358,7 @@ export class ReplicaStore {
   applyRebase(rebases: readonly Rebase[], hubState: readonly Change[] = []): void {
     if (rebases.length === 0 && hubState.length === 0) return;
     this.transaction(() => {
-      this.wallRuns?.remoteSeen();
+      this.core.wallRuns?.remoteSeen();
       const byObject = new Map<string, Rebase[]>();
       for (const r of rebases) {
         const k = `${r.collection}\u0000${r.id}`;
@@ -568,7 +368,7 @@ export class ReplicaStore {
       for (const list of byObject.values()) {
         if (!Object.hasOwn(this.schema.collections, list[0].collection)) continue;
         const def = this.collection(list[0].collection);
-        const state = this.load(def, list[0].id);
+        const state = this.core.load(def, list[0].id);
         const map = new Map(list.map((r) => [`${r.node}/${stampToString(r.from)}`, stampToString(r.to)]));
         const swap = (v: StoredVersion | null) => {
           const to = v && map.get(`${v[2]}/${v[1]}`);
@@ -582,15 +382,11 @@ export class ReplicaStore {
         }
         state.ever = swap(state.ever);
         if (def.counters.length) {
-          const ops = this.ops.list(def.name, state.id);
+          const ops = this.core.merge.list(def.name, state.id);
           for (const o of ops) {
             const sv = swap(o.ver)!;
             if (sv !== o.ver) {
-              this.db
-                .prepare(
-                  'UPDATE counter_ops SET ver = ? WHERE collection = ? AND id = ? AND field = ? AND op = ?',
-                )
-                .run(JSON.stringify(sv), def.name, state.id, o.field, o.op);
+              this.core.merge.setVersion(def.name, state.id, o, sv);
               o.ver = sv;
             }
           }
@@ -608,8 +404,8 @@ export class ReplicaStore {
             if (any) state.doc[f] = total;
           }
         }
-        state.seq = this.nextSeq();
-        this.markDirty(state, true);
+        state.seq = this.core.nextSeq();
+        this.core.markDirty(state, true);
       }
       if (hubState.length) this.applyRemote(hubState, { rebase: false });
     });
@@ -626,11 +422,11 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_PROTOCOL` inside a transaction (a rollback could not undo the clock).
    */
   adoptHubOffset(offsetMs: number, opts: { measuredAt?: TimeBase } = {}): RestampResult {
-    this.assertOpen();
-    if (this.txDepth > 0) {
+    this.core.assertOpen();
+    if (this.core.inTransaction()) {
       throw new SyncError('SYNC_ERR_PROTOCOL', 'adoptHubOffset cannot run inside a transaction');
     }
-    const runs = this.wallRuns;
+    const runs = this.core.wallRuns;
     const run = runs?.current();
     const highWater = this.clock.highWater();
     let result: RestampResult;
@@ -662,14 +458,11 @@ export class ReplicaStore {
       if (to !== undefined) moved.add(to);
       return to;
     };
-    const renameOp = this.db.prepare(
-      'UPDATE counter_ops SET op = ?, ver = ? WHERE collection = ? AND id = ? AND field = ? AND op = ?',
-    );
-    const renameOutbox = this.db.prepare(
+    const renameOutbox = this.core.db.prepare(
       'UPDATE outbox SET op = ? WHERE collection = ? AND id = ? AND op = ?',
     );
     // Every write of the run is in the outbox: rows leave it only with a push, after a welcome.
-    const pending = this.db.prepare('SELECT DISTINCT collection, id FROM outbox').all() as {
+    const pending = this.core.db.prepare('SELECT DISTINCT collection, id FROM outbox').all() as {
       collection: string;
       id: string;
     }[];
@@ -677,26 +470,26 @@ export class ReplicaStore {
     for (const o of pending) {
       if (!Object.hasOwn(this.schema.collections, o.collection)) continue;
       const def = this.collection(o.collection);
-      const state = this.load(def, o.id);
+      const state = this.core.load(def, o.id);
       if (!state.stored) continue;
       let changed = moveOwnVersions(state, this.nodeId, tracked);
       if (def.counters.length) {
         const renamed = new Map<string, string>();
-        for (const op of this.ops.list(def.name, o.id)) {
+        for (const op of this.core.merge.list(def.name, o.id)) {
           if (op.ver[2] !== this.nodeId) continue;
           const to = tracked(op.ver[1]);
           if (to === undefined) continue;
           // The increment never left: it takes the id of its new stamp, so ids stay unique below the old clock.
           const id = op.op === `${this.nodeId}/${op.ver[1]}` ? `${this.nodeId}/${to}` : op.op;
-          renameOp.run(id, JSON.stringify([op.ver[0], to, op.ver[2]]), def.name, o.id, op.field, op.op);
+          this.core.merge.rename(def.name, o.id, op, id, [op.ver[0], to, op.ver[2]]);
           if (id !== op.op) renamed.set(op.op, id);
           changed = true;
         }
         for (const [from, to] of renamed) renameOutbox.run(to, def.name, o.id, from);
       }
       if (changed) {
-        state.seq = this.nextSeq();
-        this.markDirty(state, true);
+        state.seq = this.core.nextSeq();
+        this.core.markDirty(state, true);
         objects++;
       }
     }
@@ -709,7 +502,7 @@ export class ReplicaStore {
     }
     this.clock.observe(top);
     this.clock.retract(top);
-    this.log?.info({ stamps: moved.size, objects, shiftMs }, 'offline writes placed at hub time');
+    this.core.log?.info({ stamps: moved.size, objects, shiftMs }, 'offline writes placed at hub time');
     return { stamps: moved.size, objects, shiftMs };
   }
 
@@ -718,9 +511,9 @@ export class ReplicaStore {
 
   /** The live object, or undefined (also for a tombstone unless `includeDeleted`). */
   get(collection: string, id: string, opts: { includeDeleted?: boolean } = {}): StoredObject | undefined {
-    this.assertOpen();
+    this.core.assertOpen();
     const def = this.collection(collection);
-    const row = this.st.get.get(collection, id) as Row | undefined;
+    const row = this.core.row(collection, id) as Row | undefined;
     if (!row || (!row.alive && !opts.includeDeleted)) return undefined;
     return toStoredObject(def, rowToState(def, row));
   }
@@ -730,9 +523,9 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`.
    */
   count(collection: string): number {
-    this.assertOpen();
+    this.core.assertOpen();
     this.collection(collection);
-    return this.db
+    return this.core.db
       .prepare('SELECT count(*) FROM objects WHERE collection = ? AND alive = 1')
       .pluck()
       .get(collection) as number;
@@ -745,8 +538,8 @@ export class ReplicaStore {
    *   `SYNC_ERR_UNKNOWN_FIELD` when the filter names a field the collection does not have.
    */
   query(collection: string, q: QueryOptions = {}): QueryResult {
-    this.assertOpen();
-    return runQuery(this.db, this.collection(collection), q);
+    this.core.assertOpen();
+    return runQuery(this.core.db, this.collection(collection), q);
   }
 
   /**
@@ -760,7 +553,7 @@ export class ReplicaStore {
     limit: number,
     project?: Readonly<Record<string, readonly string[]>>,
   ): ChangedObject[] {
-    this.assertOpen();
+    this.core.assertOpen();
     const stmt = project ? this.feedStatement(project) : undefined;
     const rows = (
       stmt ? stmt.stmt.all(...stmt.params, afterSeq, limit) : this.st.feed.all(afterSeq, limit)
@@ -805,7 +598,7 @@ export class ReplicaStore {
       }
       const docExpr = whens.length ? `CASE collection ${whens.join(' ')} ELSE '{}' END` : `'{}'`;
       st = {
-        stmt: this.db.prepare(
+        stmt: this.core.db.prepare(
           `SELECT seq, collection, id, alive, ${docExpr} AS doc, ever, (vers IS NULL AND bases IS NULL) AS sole
            FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`,
         ),
@@ -834,7 +627,7 @@ export class ReplicaStore {
    */
   registersOf(collection: string, id: string, withoutOps = false): ObjectRegisters | undefined {
     const def = this.collection(collection);
-    const row = this.st.get.get(collection, id) as Row | undefined;
+    const row = this.core.row(collection, id) as Row | undefined;
     if (!row) return undefined;
     const state = rowToState(def, row);
     const fields: Record<string, FieldWrite> = {};
@@ -853,7 +646,7 @@ export class ReplicaStore {
     }
     const incs: CounterIncrement[] = [];
     const opSeqs: number[] = [];
-    const ops = withoutOps || !def.counters.length ? [] : this.ops.list(collection, id);
+    const ops = withoutOps || !def.counters.length ? [] : this.core.merge.list(collection, id);
     for (const o of ops) {
       incs.push({ field: o.field, delta: o.delta, op: o.op, ver: loadVersion(o.ver) });
       opSeqs.push(o.seq);
@@ -876,7 +669,7 @@ export class ReplicaStore {
   digest(collections?: readonly string[]): string {
     const h = createHash('sha256');
     const names = collections ?? Object.keys(this.schema.collections);
-    const stmt = this.db.prepare(
+    const stmt = this.core.db.prepare(
       'SELECT id, alive, doc, vers, bases, ever FROM objects WHERE collection = ? ORDER BY id',
     );
     for (const c of [...names].sort()) {
@@ -891,25 +684,12 @@ export class ReplicaStore {
 
   /** The most recent entries of the conflict log (writes that lost), newest first. */
   conflicts(limit = 100): ConflictEntry[] {
-    const rows = this.db.prepare('SELECT * FROM conflicts ORDER BY rowid DESC LIMIT ?').all(limit) as Record<
-      string,
-      string | number
-    >[];
-    return rows.map((r) => ({
-      at: r.at as number,
-      collection: r.collection as string,
-      id: r.id as string,
-      field: r.field as string,
-      loser: JSON.parse(r.loser as string),
-      loserVersion: loadVersion(JSON.parse(r.loser_ver as string)),
-      winnerVersion: loadVersion(JSON.parse(r.winner_ver as string)),
-    }));
+    return this.core.merge.recentConflicts(limit);
   }
 
   /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
   subscribe(listener: (e: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.core.subscribe(listener);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -951,7 +731,7 @@ export class ReplicaStore {
       if (change) out.push({ seq: g.seq, change, rows: g.rows });
       // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
       else
-        this.db
+        this.core.db
           .prepare('DELETE FROM outbox WHERE collection = ? AND id = ? AND seq <= ?')
           .run(g.collection, g.id, g.seq);
     }
@@ -968,7 +748,7 @@ export class ReplicaStore {
 
   /** Number of local writes waiting for the hub. */
   pendingCount(): number {
-    return this.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+    return this.core.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
   }
 
   /**
@@ -978,10 +758,10 @@ export class ReplicaStore {
    */
   ackPending(seq: number, objects?: readonly { collection: string; id: string }[]): void {
     if (!objects) {
-      this.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
+      this.core.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
       return;
     }
-    const del = this.db.prepare('DELETE FROM outbox WHERE seq <= ? AND collection = ? AND id = ?');
+    const del = this.core.db.prepare('DELETE FROM outbox WHERE seq <= ? AND collection = ? AND id = ?');
     this.transaction(() => {
       for (const o of objects) del.run(seq, o.collection, o.id);
     });
@@ -993,10 +773,10 @@ export class ReplicaStore {
    */
   quarantine(collection: string, id: string, code: string, message: string): number {
     return this.transaction(() => {
-      const n = this.db
+      const n = this.core.db
         .prepare('DELETE FROM outbox WHERE collection = ? AND id = ?')
         .run(collection, id).changes;
-      this.db
+      this.core.db
         .prepare(
           `INSERT INTO quarantine (collection, id, code, message, at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(collection, id) DO UPDATE SET code = excluded.code, message = excluded.message, at = excluded.at`,
@@ -1008,7 +788,9 @@ export class ReplicaStore {
 
   /** Objects whose writes the hub refused, with why (see {@link quarantine}). */
   quarantined(): { collection: string; id: string; code: string; message: string; at: number }[] {
-    return this.db.prepare('SELECT collection, id, code, message, at FROM quarantine ORDER BY at').all() as {
+    return this.core.db
+      .prepare('SELECT collection, id, code, message, at FROM quarantine ORDER BY at')
+      .all() as {
       collection: string;
       id: string;
       code: string;
@@ -1019,11 +801,13 @@ export class ReplicaStore {
 
   /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
   peerCursor(peer: string): string | undefined {
-    return this.db.prepare('SELECT cursor FROM peers WHERE peer = ?').pluck().get(peer) as string | undefined;
+    return this.core.db.prepare('SELECT cursor FROM peers WHERE peer = ?').pluck().get(peer) as
+      | string
+      | undefined;
   }
 
   setPeerCursor(peer: string, cursor: string): void {
-    this.db
+    this.core.db
       .prepare(
         'INSERT INTO peers (peer, cursor, updated) VALUES (?, ?, ?) ON CONFLICT(peer) DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated',
       )
@@ -1032,7 +816,7 @@ export class ReplicaStore {
 
   /** Every peer with its cursor and when it was last updated. */
   peers(): { peer: string; cursor: string; updated: number }[] {
-    return this.db.prepare('SELECT peer, cursor, updated FROM peers ORDER BY peer').all() as {
+    return this.core.db.prepare('SELECT peer, cursor, updated FROM peers ORDER BY peer').all() as {
       peer: string;
       cursor: string;
       updated: number;
@@ -1055,7 +839,7 @@ export class ReplicaStore {
 
   /** Every object recorded as held by `peer` (see {@link peerHas}). */
   peerObjects(peer: string): { collection: string; id: string }[] {
-    return this.db.prepare('SELECT collection, id FROM peer_objects WHERE peer = ?').all(peer) as {
+    return this.core.db.prepare('SELECT collection, id FROM peer_objects WHERE peer = ?').all(peer) as {
       collection: string;
       id: string;
     }[];
@@ -1063,7 +847,7 @@ export class ReplicaStore {
 
   /** Forgets everything recorded for a peer's objects (it starts over from an empty replica). */
   clearPeerObjects(peer: string): void {
-    this.db.prepare('DELETE FROM peer_objects WHERE peer = ?').run(peer);
+    this.core.db.prepare('DELETE FROM peer_objects WHERE peer = ?').run(peer);
   }
 
   /** True when local writes to the object are waiting in the outbox. */
@@ -1078,13 +862,11 @@ export class ReplicaStore {
   evict(objects: readonly { collection: string; id: string }[]): number {
     let n = 0;
     this.transaction(() => {
-      const del = this.db.prepare('DELETE FROM objects WHERE collection = ? AND id = ?');
-      const delOps = this.db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ?');
+      const del = this.core.db.prepare('DELETE FROM objects WHERE collection = ? AND id = ?');
       for (const o of objects) {
-        this.cache.delete(`${o.collection}\u0000${o.id}`);
-        this.dirty.delete(`${o.collection}\u0000${o.id}`);
+        this.core.forget(o.collection, o.id);
         n += del.run(o.collection, o.id).changes;
-        delOps.run(o.collection, o.id);
+        this.core.merge.deleteObject(o.collection, o.id);
       }
     });
     return n;
@@ -1093,9 +875,9 @@ export class ReplicaStore {
   /** Drops every object (not the outbox or peers): a terminal's full resync starts from this. */
   clearObjects(): void {
     this.transaction(() => {
-      this.db.exec('DELETE FROM objects; DELETE FROM counter_ops;');
-      this.cache.clear();
-      this.dirty.clear();
+      this.core.db.exec('DELETE FROM objects');
+      this.core.merge.deleteAll();
+      this.core.forgetAll();
     });
   }
 
@@ -1106,20 +888,19 @@ export class ReplicaStore {
    */
   collectTombstones(upToSeq: number): number {
     return this.transaction(() => {
-      const dead = this.db
+      const dead = this.core.db
         .prepare('SELECT collection, id FROM objects WHERE alive = 0 AND seq <= ?')
         .all(upToSeq) as { collection: string; id: string }[];
-      const delOps = this.db.prepare('DELETE FROM counter_ops WHERE collection = ? AND id = ?');
-      for (const d of dead) delOps.run(d.collection, d.id);
-      const n = this.db.prepare('DELETE FROM objects WHERE alive = 0 AND seq <= ?').run(upToSeq).changes;
-      if (n > 0) this.st.setMeta.run('gc_seq', String(Math.max(upToSeq, this.tombstoneHorizon())));
+      for (const d of dead) this.core.merge.deleteObject(d.collection, d.id);
+      const n = this.core.db.prepare('DELETE FROM objects WHERE alive = 0 AND seq <= ?').run(upToSeq).changes;
+      if (n > 0) this.core.setMeta('gc_seq', String(Math.max(upToSeq, this.tombstoneHorizon())));
       return n;
     });
   }
 
   /** Highest sequence up to which tombstones were collected (0 = never). */
   tombstoneHorizon(): number {
-    return Number(this.st.getMeta.get('gc_seq') ?? '0');
+    return Number(this.core.meta('gc_seq') ?? '0');
   }
 
   /**
@@ -1129,7 +910,7 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`; `SYNC_ERR_INVALID_QUERY` when `field` is not a vector.
    */
   vectorSource(collection: string, field: string): VectorFeed {
-    this.assertOpen();
+    this.core.assertOpen();
     const def = this.collection(collection);
     if (!Object.hasOwn(def.fields, field) || def.fields[field].type !== 'vector') {
       throw new SyncError('SYNC_ERR_INVALID_QUERY', `${collection}.${field} is not a vector field`, {
@@ -1138,12 +919,12 @@ export class ReplicaStore {
       });
     }
     return createVectorFeed({
-      db: this.db,
+      db: this.core.db,
       collection,
       field,
       def,
       // Inside a transaction the in-memory seq runs ahead of what is written: use the committed one.
-      currentSeq: () => (this.txDepth > 0 ? Number(this.st.getMeta.get('seq') ?? '0') : this.seq),
+      currentSeq: () => this.core.committedSeq(),
       horizon: () => this.tombstoneHorizon(),
       getObject: (id) => this.get(collection, id),
     });
@@ -1153,35 +934,23 @@ export class ReplicaStore {
    * Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). The
    * copy is private like the replica: mode 0600, missing folders 0700.
    */
-  async backup(file: string): Promise<void> {
-    try {
-      prepareDatabaseFile(file);
-      await this.db.backup(file);
-    } catch (e) {
-      throw new SyncError('SYNC_ERR_BACKUP_FAILED', 'backup failed', { file }, e);
-    }
+  backup(file: string): Promise<void> {
+    return backupReplica(this.core.db, file);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.listeners.clear();
-    this.db.close();
+    this.core.close();
   }
 
   // ---------------------------------------------------------------------------------------------------
   // Internals
-
-  private assertOpen() {
-    if (this.closed) throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica store is closed');
-  }
 
   private version(
     def: CollectionDef,
     doc: Readonly<Record<string, unknown>>,
     role: string | undefined,
   ): Version {
-    const s = this.wallRuns ? this.wallRuns.stamp() : this.clock.now();
+    const s = this.core.wallRuns ? this.core.wallRuns.stamp() : this.clock.now();
     return { p: precedenceOf(def, doc, role), s, n: this.nodeId };
   }
 
@@ -1197,7 +966,7 @@ export class ReplicaStore {
     role: string | undefined,
     create: boolean,
   ) {
-    const state = this.load(def, id);
+    const state = this.core.load(def, id);
     // Field precedence reads the object as it will be after the write; other rules need no copy.
     const after =
       state.alive && def.precedence && 'field' in def.precedence ? { ...state.doc, ...values } : values;
@@ -1209,87 +978,12 @@ export class ReplicaStore {
   }
 
   private localApply(def: CollectionDef, state: ObjectState, change: Change): StoredObject {
-    if (applyChange(def, state, change, this.ops, () => this.nextSeq())) this.markDirty(state, false, change);
+    if (applyChange(def, state, change, this.core.merge, () => this.core.nextSeq()))
+      this.core.markDirty(state, false, change);
     // The outbox names the object (and the increment): the push reads this node's registers at push time.
-    if (this.useOutbox) this.st.outboxAdd.run(change.collection, change.id, change.incs?.[0]?.op ?? null);
+    if (this.core.useOutbox)
+      this.st.outboxAdd.run(change.collection, change.id, change.incs?.[0]?.op ?? null);
     return toStoredObject(def, state);
-  }
-
-  private nextSeq(): number {
-    return ++this.seq;
-  }
-
-  private load(def: CollectionDef, id: string): ObjectState {
-    const key = `${def.name}\u0000${id}`;
-    let state = this.cache.get(key);
-    if (!state) {
-      const row = this.st.get.get(def.name, id) as Row | undefined;
-      state = row ? rowToState(def, row) : emptyState(def.name, id);
-      this.cache.set(key, state);
-    }
-    return state;
-  }
-
-  private markDirty(state: ObjectState, remote: boolean, local?: Change) {
-    const key = `${state.collection}\u0000${state.id}`;
-    const prev = this.dirty.get(key);
-    const entry = prev ?? { state, remote, local: [] };
-    entry.remote = entry.remote && remote;
-    if (local) entry.local.push(local);
-    if (!prev) this.dirty.set(key, entry);
-  }
-
-  /** Writes dirty objects, the sequence and the clock's high-water mark: called inside the transaction. */
-  private flush() {
-    for (const { state } of this.dirty.values()) {
-      const def = this.schema.collections[state.collection];
-      const doc = docJson(def, state);
-      if (doc.length > this.maxObjectBytes) {
-        // Every object must fit in one sync message; the whole transaction is refused, nothing written.
-        throw new SyncError(
-          'SYNC_ERR_PAYLOAD_TOO_LARGE',
-          `${state.collection}/${state.id} would be ${doc.length} bytes, over the ${this.maxObjectBytes}-byte object limit`,
-          { collection: state.collection, id: state.id, bytes: doc.length, limit: this.maxObjectBytes },
-        );
-      }
-      const alive = state.alive ? 1 : 0;
-      const vers = versJson(def, state);
-      const bases = Object.keys(state.bases).length ? JSON.stringify(state.bases) : null;
-      const ever = state.ever ? JSON.stringify(state.ever) : null;
-      if (state.stored)
-        this.st.update.run(state.seq, alive, doc, vers, bases, ever, state.collection, state.id);
-      else this.st.insert.run(state.collection, state.id, state.seq, alive, doc, vers, bases, ever);
-    }
-    this.st.setMeta.run('seq', String(this.seq));
-    // The high-water mark is durable before any stamp of this transaction can leave the node.
-    this.st.setMeta.run('clock', stampToString(this.clock.highWater()));
-    // With it, which of those stamps never left the node (restamp.ts): a crash cannot lose that record.
-    if (this.wallRuns) this.st.setMeta.run('wall_run', this.wallRuns.serialize());
-    this.cache.clear();
-  }
-
-  private emit() {
-    const events = [...this.dirty.values()];
-    this.dirty.clear();
-    if (this.listeners.size === 0) return;
-    for (const { state, remote, local } of events) {
-      const def = this.schema.collections[state.collection];
-      const e: ChangeEvent = {
-        collection: state.collection,
-        id: state.id,
-        seq: state.seq,
-        remote,
-        object: toStoredObject(def, state),
-        local,
-      };
-      for (const l of this.listeners) {
-        try {
-          l(e);
-        } catch (err) {
-          this.log?.error({ err }, 'replica change listener threw');
-        }
-      }
-    }
   }
 
   /** Stamps of the batch that are too far ahead, mapped to fresh local stamps in their original order. */
@@ -1325,7 +1019,7 @@ export class ReplicaStore {
       this.st.rebasePut.run(v.n, stampToString(v.s), stampToString(to));
       this.rebasedNodes.add(v.n);
     }
-    this.log?.warn(
+    this.core.log?.warn(
       { count: ahead.length, nodes: [...new Set(ahead.map((v) => v.n))] },
       'rebased stamps too far ahead',
     );
@@ -1369,61 +1063,6 @@ export class ReplicaStore {
       incs: c.incs?.map((i) => ({ ...i, ver: fix(i.ver) })),
       exists: c.exists && { v: c.exists.v, ver: fix(c.exists.ver) },
     };
-  }
-}
-
-/** `SYNC_ERR_STORE_CORRUPT` for a replica file that holds no usable database: what to do about it. */
-function storeCorrupt(file: string, what: string, cause?: unknown): SyncError {
-  return new SyncError(
-    'SYNC_ERR_STORE_CORRUPT',
-    `${file} ${what}: restore it from a backup, or move it aside to start this replica empty (devices will resync)`,
-    { file },
-    cause,
-  );
-}
-
-/** The first 16 bytes of every SQLite database file. */
-const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
-
-/**
- * Refuses a replica file that exists but cannot hold a database, before SQLite opens it: a zero-byte
- * file would otherwise silently start as an empty store. A missing file is fine (a new replica).
- * A zero-byte file next to a non-empty `-wal` is left to SQLite.
- */
-function checkReplicaFile(file: string): void {
-  if (file === '' || file === ':memory:' || file.startsWith('file:')) return;
-  let size: number;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) return; // SQLite reports what it is
-    size = st.size;
-  } catch {
-    return; // missing (a new replica), or unreadable: SQLite reports it
-  }
-  if (size === 0) {
-    let walSize = 0;
-    try {
-      walSize = statSync(`${file}-wal`).size;
-    } catch {
-      // no -wal
-    }
-    if (walSize === 0) throw storeCorrupt(file, 'is empty (0 bytes)');
-    return;
-  }
-  const head = Buffer.alloc(SQLITE_HEADER.length);
-  let n = 0;
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      n = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return; // unreadable: SQLite reports it
-  }
-  if (n < head.length || !head.equals(SQLITE_HEADER)) {
-    throw storeCorrupt(file, 'is not a valid database (not an SQLite file: its header is wrong)');
   }
 }
 

@@ -1,0 +1,340 @@
+/**
+ * The object store at the heart of a replica, shared by every role module of src/replica/: the SQLite
+ * database, the objects a transaction has read into memory, the set it changed, and the one transaction
+ * every write goes through. At commit it writes each changed object once, with the change sequence and the
+ * clock's high-water mark; after commit it tells subscribers. Keeping this in one place is what lets the
+ * roles (local writes, merge, outbox, feed, tombstones...) share one transaction without sharing fields.
+ *
+ * Internal to src/replica/: the package exports {@link ReplicaStore}, which owns one core.
+ */
+import { SyncClock, stampToString, type TimeSource } from '../clock.js';
+import { SyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { emptyState, type ObjectState } from '../merge.js';
+import type { CollectionDef, Schema } from '../schema.js';
+import type { Db, Statement } from '../sqlite.js';
+import type { Change, Stamp, StoredObject } from '../types.js';
+import { MergeTables } from './merge-tables.js';
+import { WallRuns } from './restamp.js';
+import { docJson, type Row, rowToState, toStoredObject, versJson } from './rows.js';
+
+/** Options of `ReplicaStore.open`. */
+export interface ReplicaStoreOptions {
+  /** SQLite file of the replica (created if missing). */
+  readonly path: string;
+  readonly schema: Schema;
+  /** This replica's node id: the device id on a terminal, the hub id on the hub. */
+  readonly nodeId: string;
+  /** Default writer role for role-based precedence (`pos`, `manager`, `hub`...). */
+  readonly role?: string;
+  /** Allowed clock skew of remote stamps before they are rebased. Default 60 000 ms. */
+  readonly maxSkewMs?: number;
+  readonly time?: TimeSource;
+  /** Keep an outbox of local writes to push to the hub (device agents). Default true. */
+  readonly outbox?: boolean;
+  /** `synchronous=FULL` (survives power loss) instead of NORMAL (survives a process crash). */
+  readonly durable?: boolean;
+  /**
+   * Largest object (its fields as JSON text), default 512 KiB: every object must fit in one sync message
+   * (1 MiB by default). A write that would make an object larger is refused.
+   */
+  readonly maxObjectBytes?: number;
+  readonly logger?: Logger;
+}
+
+/** A change to one object, reported to subscribers after its transaction commits. */
+export interface ChangeEvent {
+  readonly collection: string;
+  readonly id: string;
+  /** Local change sequence of the object after this change. */
+  readonly seq: number;
+  /** True when a remote change caused it, false for a local write. */
+  readonly remote: boolean;
+  /** The object as it now reads (deleted objects carry `_meta.deleted = true`). */
+  readonly object: StoredObject;
+  /** The local writes to this object in the transaction, in order (empty for remote changes). */
+  readonly local: readonly Change[];
+}
+
+/** The statements of the core, by name. */
+interface CoreStatements {
+  readonly get: Statement<[collection: string, id: string], Row>;
+  // A new object is a plain insert; a known one an update (which moves it to its new seq).
+  readonly insert: Statement<
+    [
+      collection: string,
+      id: string,
+      seq: number,
+      alive: number,
+      doc: string,
+      vers: string | null,
+      bases: string | null,
+      ever: string | null,
+    ],
+    never
+  >;
+  readonly update: Statement<
+    [
+      seq: number,
+      alive: number,
+      doc: string,
+      vers: string | null,
+      bases: string | null,
+      ever: string | null,
+      collection: string,
+      id: string,
+    ],
+    never
+  >;
+  readonly getMeta: Statement<[key: string], string>;
+  readonly setMeta: Statement<[key: string, value: string], never>;
+}
+
+/** An object the open transaction changed, and who changed it. */
+interface DirtyEntry {
+  readonly state: ObjectState;
+  remote: boolean;
+  readonly local: Change[];
+}
+
+const key = (collection: string, id: string) => `${collection}\u0000${id}`;
+
+/** The shared state of one open replica (see the file comment). */
+export class ReplicaCore {
+  readonly db: Db;
+  readonly nodeId: string;
+  readonly schema: Schema;
+  readonly clock: SyncClock;
+  /** Default writer role of local writes. */
+  readonly role: string | undefined;
+  /** Whether local writes are queued for the hub (a terminal). */
+  readonly useOutbox: boolean;
+  readonly log: Logger | undefined;
+  /** Counter increments and the conflict log. */
+  readonly merge: MergeTables;
+  /** Which local stamps came from this node's own wall clock and never left it (devices only: restamp.ts). */
+  readonly wallRuns: WallRuns | undefined;
+  private readonly maxObjectBytes: number;
+  private readonly st: CoreStatements;
+  private readonly runInTx: (fn: () => unknown) => unknown;
+  private seq: number;
+  private txDepth = 0;
+  private closed = false;
+  private readonly cache = new Map<string, ObjectState>();
+  private readonly dirty = new Map<string, DirtyEntry>();
+  private readonly listeners = new Set<(e: ChangeEvent) => void>();
+
+  constructor(db: Db, opts: ReplicaStoreOptions, seq: number, highWater: Stamp | undefined) {
+    this.db = db;
+    this.nodeId = opts.nodeId;
+    this.schema = opts.schema;
+    this.role = opts.role;
+    this.useOutbox = opts.outbox ?? true;
+    this.maxObjectBytes = opts.maxObjectBytes ?? 512 * 1024;
+    this.log = opts.logger;
+    this.seq = seq;
+    this.st = {
+      get: db.prepare('SELECT * FROM objects WHERE collection = ? AND id = ?'),
+      insert: db.prepare(
+        'INSERT INTO objects (collection, id, seq, alive, doc, vers, bases, ever) VALUES (?,?,?,?,?,?,?,?)',
+      ),
+      update: db.prepare(
+        'UPDATE objects SET seq = ?, alive = ?, doc = ?, vers = ?, bases = ?, ever = ? WHERE collection = ? AND id = ?',
+      ),
+      getMeta: db.prepare<[key: string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
+      ),
+    };
+    this.merge = new MergeTables(db);
+    this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
+    this.wallRuns = this.useOutbox ? new WallRuns(this.clock, this.meta('wall_run')) : undefined;
+    this.runInTx = db.transaction((fn: () => unknown) => {
+      const r = fn();
+      this.flush();
+      return r;
+    }) as unknown as (fn: () => unknown) => unknown;
+  }
+
+  /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
+  collection(name: string): CollectionDef {
+    const def = Object.hasOwn(this.schema.collections, name) ? this.schema.collections[name] : undefined;
+    if (!def)
+      throw new SyncError('SYNC_ERR_UNKNOWN_COLLECTION', `unknown collection "${name}"`, {
+        collection: name,
+      });
+    return def;
+  }
+
+  /** Local change sequence, including changes of the open transaction. */
+  currentSeq(): number {
+    return this.seq;
+  }
+
+  /** Local change sequence of the last commit (inside a transaction the in-memory one runs ahead). */
+  committedSeq(): number {
+    return this.txDepth > 0 ? Number(this.meta('seq') ?? '0') : this.seq;
+  }
+
+  /** True inside {@link transaction}. */
+  inTransaction(): boolean {
+    return this.txDepth > 0;
+  }
+
+  /**
+   * Runs `fn` in one SQLite transaction; nested calls join the outer one. Changed objects are written once
+   * at commit, then subscribers hear of them. On a throw everything rolls back, the in-memory view too.
+   * @throws SyncError `SYNC_ERR_STORE_CORRUPT` when the store is closed; `SYNC_ERR_PAYLOAD_TOO_LARGE` at
+   *   commit when an object would pass `maxObjectBytes`; whatever `fn` throws.
+   */
+  transaction<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.txDepth > 0) return fn();
+    this.txDepth++;
+    let result: T;
+    try {
+      result = this.runInTx(fn) as T;
+    } catch (e) {
+      // The transaction rolled back: forget the in-memory view of it.
+      this.cache.clear();
+      this.dirty.clear();
+      this.seq = Number(this.meta('seq') ?? '0');
+      throw e;
+    } finally {
+      this.txDepth--;
+    }
+    this.emit();
+    return result;
+  }
+
+  /** @throws SyncError `SYNC_ERR_STORE_CORRUPT` when the store is closed. */
+  assertOpen(): void {
+    if (this.closed) throw new SyncError('SYNC_ERR_STORE_CORRUPT', 'replica store is closed');
+  }
+
+  /** The object's registers, read once per transaction (an empty state for an object never seen). */
+  load(def: CollectionDef, id: string): ObjectState {
+    const k = key(def.name, id);
+    let state = this.cache.get(k);
+    if (!state) {
+      const row = this.st.get.get(def.name, id);
+      state = row ? rowToState(def, row) : emptyState(def.name, id);
+      this.cache.set(k, state);
+    }
+    return state;
+  }
+
+  /** The committed row of an object, bypassing the transaction's in-memory view. */
+  row(collection: string, id: string): Row | undefined {
+    return this.st.get.get(collection, id);
+  }
+
+  /** The next local change sequence, for an object changed in the open transaction. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Records that the open transaction changed `state` (`local`: the local write that did). */
+  markDirty(state: ObjectState, remote: boolean, local?: Change): void {
+    const k = key(state.collection, state.id);
+    const prev = this.dirty.get(k);
+    const entry = prev ?? { state, remote, local: [] };
+    entry.remote = entry.remote && remote;
+    if (local) entry.local.push(local);
+    if (!prev) this.dirty.set(k, entry);
+  }
+
+  /** How many objects the open transaction changed so far. */
+  changedCount(): number {
+    return this.dirty.size;
+  }
+
+  /** Drops an object from the transaction's view: its row is being deleted, nothing to write or tell. */
+  forget(collection: string, id: string): void {
+    this.cache.delete(key(collection, id));
+    this.dirty.delete(key(collection, id));
+  }
+
+  /** Drops every object from the transaction's view (every row is being deleted). */
+  forgetAll(): void {
+    this.cache.clear();
+    this.dirty.clear();
+  }
+
+  /** A value of the `meta` table. */
+  meta(k: string): string | undefined {
+    return this.st.getMeta.get(k);
+  }
+
+  setMeta(k: string, value: string): void {
+    this.st.setMeta.run(k, value);
+  }
+
+  /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
+  subscribe(listener: (e: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes the database; later calls do nothing. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  /** Writes dirty objects, the sequence and the clock's high-water mark: called inside the transaction. */
+  private flush(): void {
+    for (const { state } of this.dirty.values()) {
+      const def = this.schema.collections[state.collection];
+      const doc = docJson(def, state);
+      if (doc.length > this.maxObjectBytes) {
+        // Every object must fit in one sync message; the whole transaction is refused, nothing written.
+        throw new SyncError(
+          'SYNC_ERR_PAYLOAD_TOO_LARGE',
+          `${state.collection}/${state.id} would be ${doc.length} bytes, over the ${this.maxObjectBytes}-byte object limit`,
+          { collection: state.collection, id: state.id, bytes: doc.length, limit: this.maxObjectBytes },
+        );
+      }
+      const alive = state.alive ? 1 : 0;
+      const vers = versJson(def, state);
+      const bases = Object.keys(state.bases).length ? JSON.stringify(state.bases) : null;
+      const ever = state.ever ? JSON.stringify(state.ever) : null;
+      if (state.stored)
+        this.st.update.run(state.seq, alive, doc, vers, bases, ever, state.collection, state.id);
+      else this.st.insert.run(state.collection, state.id, state.seq, alive, doc, vers, bases, ever);
+    }
+    this.st.setMeta.run('seq', String(this.seq));
+    // The high-water mark is durable before any stamp of this transaction can leave the node.
+    this.st.setMeta.run('clock', stampToString(this.clock.highWater()));
+    // With it, which of those stamps never left the node (restamp.ts): a crash cannot lose that record.
+    if (this.wallRuns) this.st.setMeta.run('wall_run', this.wallRuns.serialize());
+    this.cache.clear();
+  }
+
+  /** Tells subscribers of the committed transaction's changes; a listener that throws is logged, not fatal. */
+  private emit(): void {
+    const events = [...this.dirty.values()];
+    this.dirty.clear();
+    if (this.listeners.size === 0) return;
+    for (const { state, remote, local } of events) {
+      const def = this.schema.collections[state.collection];
+      const e: ChangeEvent = {
+        collection: state.collection,
+        id: state.id,
+        seq: state.seq,
+        remote,
+        object: toStoredObject(def, state),
+        local,
+      };
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.log?.error({ err }, 'replica change listener threw');
+        }
+      }
+    }
+  }
+}
