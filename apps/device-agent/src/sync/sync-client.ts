@@ -8,32 +8,23 @@
  */
 import {
   type AckMessage,
-  type Change,
   type ChangesMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeMessage,
   encodeMessage,
-  isSyncError,
   type Logger,
   type RejectMessage,
   type ReplicaStore,
   type SyncMessage,
-  splitChanges,
   type TimeBase,
   type WelcomeMessage,
 } from '@backroom/sync-core';
 import type { SyncStatus } from '../api/status.js';
 import type { Transport } from '../transport/transport.js';
+import { PushWindow } from './push-window.js';
 
 /** The hub's peer name in the replica's cursor table. */
 const HUB = 'hub';
-/** Outbox entries read per push batch (about 1 MiB of 1 KB changes). */
-const PUSH_ROWS = 900;
-const PUSH_ROWS_WHEN_AHEAD = 50;
-/** Push batches on the way at once. */
-const MAX_IN_FLIGHT = 2;
-/** A push message without its changes: kind, version, batch id. */
-const PUSH_ENVELOPE_BYTES = 48;
 /** After the hub refuses a batch, wait this long before offering it again. */
 const REFUSED_RETRY_MS = 30_000;
 
@@ -45,13 +36,6 @@ export interface SyncClientOptions {
   readonly logger?: Logger;
   readonly maxMessageBytes?: number;
   readonly agentVersion?: string;
-}
-
-/** One push message and the outbox entries it carries. */
-interface PushBatch {
-  readonly batchId: string;
-  readonly changes: Change[];
-  readonly rows: number[];
 }
 
 type Handler<M extends SyncMessage> = (client: SyncClient, m: M) => void;
@@ -71,10 +55,8 @@ export class SyncClient {
   synced = false;
   lastSyncAt: number | undefined;
   maxBytes: number;
-  /** Push batches sent and not yet acknowledged, by batch id. */
-  readonly inFlight = new Map<string, PushBatch>();
-  /** Batches prepared from the last outbox read, not sent yet. */
-  private window: PushBatch[] = [];
+  /** The outbox batches on their way to the hub, and those cut but not sent yet. */
+  readonly pushes: PushWindow;
   /** The hub refused a batch: its code and message, until a batch goes through. */
   refused: { code: string; message: string; at: number } | undefined;
   /** The hub refused the connection (a wrong credential...): until a connection is accepted. */
@@ -90,6 +72,12 @@ export class SyncClient {
   constructor(readonly opts: SyncClientOptions) {
     this.store = opts.store;
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.pushes = new PushWindow({
+      outbox: opts.store,
+      clock: opts.store.clock,
+      deviceId: opts.deviceId,
+      send: (b) => this.send({ k: 'push', batchId: b.batchId, changes: b.changes }),
+    });
     opts.transport.on('connect', () => {
       this.connectRefused = undefined;
       this.hello();
@@ -100,8 +88,7 @@ export class SyncClient {
     opts.transport.on('disconnect', () => {
       this.synced = false;
       // Unacknowledged batches are offered again after the next hello (the outbox still holds them).
-      this.inFlight.clear();
-      this.window = [];
+      this.pushes.forget();
     });
     opts.transport.on('message', (payload) => this.onMessage(payload));
     this.unsubscribe = this.store.subscribe((e) => {
@@ -157,62 +144,13 @@ export class SyncClient {
   }
 
   /**
-   * Offers outbox batches to the hub: up to {@link MAX_IN_FLIGHT} at once, so the hub merges one while
-   * the next travels. Each batch is acknowledged by exactly the outbox entries it carried.
+   * Offers outbox batches to the hub through the push window, unless the session is not welcomed yet or a
+   * refused batch waits for its retry.
    */
   pushNext(): void {
     if (this.closed || !this.synced || this.retryTimer) return;
-    if (this.window.length === 0 && this.inFlight.size === 0) this.window = this.prepareWindow();
-    while (this.inFlight.size < MAX_IN_FLIGHT && this.window.length) {
-      const batch = this.window.shift()!;
-      this.inFlight.set(batch.batchId, batch);
-      this.send({ k: 'push', batchId: batch.batchId, changes: batch.changes });
-    }
-    if (this.inFlight.size === 0) this.notifyIdle();
-  }
-
-  /** Reads the outbox and splits it into push batches that each fit one message. */
-  private prepareWindow(): PushBatch[] {
-    // A terminal whose clock ran ahead gets its writes re-stamped: small batches keep each ack (which
-    // carries the hub's state of every re-stamped object) within one message.
-    const rows = this.clockAhead() ? PUSH_ROWS_WHEN_AHEAD : PUSH_ROWS;
-    for (;;) {
-      const pending = this.store.pendingChanges(rows);
-      if (pending.length === 0) return [];
-      let split: Change[][];
-      try {
-        split = splitChanges(
-          pending.map((p) => p.change),
-          this.maxBytes,
-          PUSH_ENVELOPE_BYTES + this.opts.deviceId.length,
-        );
-      } catch (e) {
-        const at = isSyncError(e, 'SYNC_ERR_CHANGE_TOO_LARGE') ? (e.details.index as number) : -1;
-        const bad = pending[at]?.change;
-        if (!bad) throw e;
-        // Cannot ever fit in a message: set it aside (kept in the replica, listed) and go on with the rest.
-        this.store.quarantine(bad.collection, bad.id, 'SYNC_ERR_CHANGE_TOO_LARGE', (e as Error).message);
-        continue;
-      }
-      const batches: PushBatch[] = [];
-      let i = 0;
-      for (const changes of split) {
-        const part = pending.slice(i, i + changes.length);
-        i += changes.length;
-        batches.push({
-          batchId: `${this.opts.deviceId}:${part[part.length - 1].seq}`,
-          changes,
-          rows: part.flatMap((p) => p.rows),
-        });
-      }
-      return batches;
-    }
-  }
-
-  /** True while this replica's clock is still ahead of the hub's time beyond the allowed skew. */
-  clockAhead(): boolean {
-    const { clock } = this.store;
-    return Number(clock.highWater() >> 16n) > clock.physicalNow() + clock.maxSkewMs;
+    this.pushes.offer(this.maxBytes);
+    if (this.pushes.isEmpty()) this.notifyIdle();
   }
 
   async close(): Promise<void> {
@@ -243,18 +181,7 @@ export class SyncClient {
   private moreFromHub = true;
 
   private isIdle(): boolean {
-    return (
-      this.synced &&
-      this.inFlight.size === 0 &&
-      this.window.length === 0 &&
-      !this.moreFromHub &&
-      this.store.pendingCount() === 0
-    );
-  }
-
-  /** Drops the batches not sent yet (after a refusal the outbox is read again). */
-  dropWindow(): void {
-    this.window = [];
+    return this.synced && this.pushes.isEmpty() && !this.moreFromHub && this.store.pendingCount() === 0;
   }
 
   private hello(): void {
@@ -342,32 +269,31 @@ function onWelcome(client: SyncClient, m: WelcomeMessage): void {
     });
   }
   client.synced = true;
-  client.inFlight.clear();
-  client.dropWindow();
+  client.pushes.forget();
   client.lastSyncAt = Date.now();
   client.pushNext();
 }
 
 function onAck(client: SyncClient, m: AckMessage): void {
-  const batch = client.inFlight.get(m.batchId);
-  if (!batch) {
+  const { store } = client;
+  const acked = client.pushes.ack(m.batchId, (rows) =>
+    store.transaction(() => {
+      const mine = m.rebased.filter((r) => r.node === client.opts.deviceId);
+      if (mine.length || m.state.length) store.applyRebase(mine, m.state);
+      // Exactly the entries this batch carried: a later write to the same object stays pending.
+      store.ackRows(rows);
+    }),
+  );
+  if (!acked) {
     // An ack of a batch from before a reconnect: its entries are still in the outbox and go again.
     client.log?.debug?.({ batchId: m.batchId }, 'stale ack ignored');
     return;
   }
-  const { store } = client;
-  store.transaction(() => {
-    const mine = m.rebased.filter((r) => r.node === client.opts.deviceId);
-    if (mine.length || m.state.length) store.applyRebase(mine, m.state);
-    // Exactly the entries this batch carried: a later write to the same object stays pending.
-    store.ackRows(batch.rows);
-  });
   if (m.rebased.length) {
     client.log?.warn({ rebased: m.rebased.length }, 'the hub re-stamped writes: check this terminal clock');
   }
   client.refused = undefined;
   client.lastSyncAt = Date.now();
-  client.inFlight.delete(m.batchId);
   client.pushNext();
 }
 
@@ -395,13 +321,9 @@ function onChanges(client: SyncClient, m: ChangesMessage): void {
 
 function onReject(client: SyncClient, m: RejectMessage): void {
   client.log?.error({ code: m.code, batchId: m.batchId, object: m.object }, `hub refused: ${m.message}`);
-  if (client.inFlight.size === 0) return;
-  // Without a batch id the hub could not read which push it was: count it against every one in flight.
-  const ids =
-    m.batchId === undefined ? [...client.inFlight.keys()] : client.inFlight.has(m.batchId) ? [m.batchId] : [];
-  if (ids.length === 0) return;
-  for (const id of ids) client.inFlight.delete(id);
-  client.dropWindow();
+  // Acted on only for a push in flight; without a batch id the hub could not read which push it was, and
+  // it counts against every one in flight.
+  if (!client.pushes.refuse(m.batchId)) return;
   if (m.object) {
     // One object's writes are refused (outside this terminal's filter, not writable...): set them aside,
     // kept and listed, and push the rest at once.
