@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { type SyncClock, stampFromString, stampToString, type TimeBase } from './clock.js';
 import { SyncError } from './errors.js';
 import { applyChange, type ObjectState } from './merge.js';
+import {
+  type ChangedObject,
+  type ChangeSelection,
+  FeedReader,
+  type ObjectRegisters,
+  selectChange,
+} from './replica/change-feed.js';
 import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './replica/core.js';
 import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
@@ -13,9 +20,17 @@ import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
 import type { Statement } from './sqlite.js';
 import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
-import { compareStored, loadVersion, type StoredVersion } from './version.js';
+import { compareStored, type StoredVersion } from './version.js';
 
-export type { ChangeEvent, ConflictEntry, ReplicaStoreOptions };
+export type {
+  ChangedObject,
+  ChangeEvent,
+  ChangeSelection,
+  ConflictEntry,
+  ObjectRegisters,
+  ReplicaStoreOptions,
+};
+export { selectChange };
 
 /** Local writes to one object waiting for the hub, as one change (see {@link ReplicaStore.pendingChanges}). */
 export interface PendingChange {
@@ -24,68 +39,6 @@ export interface PendingChange {
   readonly change: Change;
   /** Every outbox entry it covers: acknowledge exactly these with {@link ReplicaStore.ackRows}. */
   readonly rows: readonly number[];
-}
-
-/** Which registers of an object to send (see {@link ReplicaStore.changeFor}). */
-export interface ChangeSelection {
-  /** Only counter increments recorded after this local sequence. */
-  readonly opsAfterSeq?: number;
-  /** Leave out writes made by this node (it has them already). */
-  readonly skipNode?: string;
-  /** Only writes made by this node. */
-  readonly onlyNode?: string;
-  /** Only these increments. */
-  readonly opIds?: ReadonlySet<string>;
-}
-
-/** Every register of an object, with the local sequence of each increment (aligned with `change.incs`). */
-export interface ObjectRegisters {
-  readonly change: Change;
-  readonly opSeqs: readonly number[];
-}
-
-/** Narrows an object's registers to what one peer needs; undefined when nothing is left. */
-export function selectChange(regs: ObjectRegisters, sel: ChangeSelection): Change | undefined {
-  const { change: c, opSeqs } = regs;
-  const only = sel.onlyNode;
-  const skipNode = sel.skipNode;
-  if (skipNode === undefined && only === undefined && sel.opsAfterSeq === undefined && !sel.opIds) return c;
-  const keep = (v: Version) => v.n !== skipNode && (only === undefined || v.n === only);
-  let fields: Record<string, FieldWrite> | undefined;
-  for (const f in c.fields) {
-    const w = c.fields[f];
-    if (!keep(w.ver)) continue;
-    fields ??= {};
-    fields[f] = w;
-  }
-  let bases: Record<string, FieldWrite> | undefined;
-  for (const f in c.bases) {
-    const w = c.bases[f];
-    if (!keep(w.ver)) continue;
-    bases ??= {};
-    bases[f] = w;
-  }
-  let incs: CounterIncrement[] | undefined;
-  if (c.incs) {
-    for (let i = 0; i < c.incs.length; i++) {
-      const inc = c.incs[i];
-      if (!keep(inc.ver)) continue;
-      if (sel.opsAfterSeq !== undefined && opSeqs[i] <= sel.opsAfterSeq) continue;
-      if (sel.opIds && !sel.opIds.has(inc.op)) continue;
-      incs ??= [];
-      incs.push(inc);
-    }
-  }
-  const exists = c.exists && keep(c.exists.ver) ? c.exists : undefined;
-  if (!fields && !bases && !incs && !exists) return undefined;
-  return {
-    collection: c.collection,
-    id: c.id,
-    ...(fields ? { fields } : {}),
-    ...(exists ? { exists } : {}),
-    ...(bases ? { bases } : {}),
-    ...(incs ? { incs } : {}),
-  };
 }
 
 /** One stamp the store re-stamped on receipt because it was too far in the future. */
@@ -101,18 +54,6 @@ export interface Rebase {
 export interface ApplyResult {
   readonly objects: number;
   readonly rebased: readonly Rebase[];
-}
-
-/** A row of the change feed: an object that changed after some sequence. */
-export interface ChangedObject {
-  readonly seq: number;
-  readonly collection: string;
-  readonly id: string;
-  readonly alive: boolean;
-  /** Current field values (counter totals included), as JSON text. */
-  readonly doc: string;
-  /** Set when every register of the row (fields, existence, no stocktake) was written by this one node. */
-  readonly soleWriter?: string;
 }
 
 /**
@@ -137,6 +78,7 @@ export class ReplicaStore {
   readonly schema: Schema;
   readonly clock: SyncClock;
   private readonly core: ReplicaCore;
+  private readonly feed: FeedReader;
   private readonly st: Record<string, Statement>;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
@@ -146,15 +88,13 @@ export class ReplicaStore {
     this.nodeId = core.nodeId;
     this.schema = core.schema;
     this.clock = core.clock;
+    this.feed = new FeedReader(core);
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
       outboxAdd: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
       outboxDel: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       outboxRead: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      feed: db.prepare(
-        'SELECT seq, collection, id, alive, doc, ever, (vers IS NULL AND bases IS NULL) AS sole FROM objects WHERE seq > ? ORDER BY seq LIMIT ?',
-      ),
       viewHas: db.prepare('SELECT 1 FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?').pluck(),
       viewAdd: db.prepare('INSERT OR IGNORE INTO peer_objects (peer, collection, id) VALUES (?, ?, ?)'),
       viewDel: db.prepare('DELETE FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?'),
@@ -553,60 +493,7 @@ export class ReplicaStore {
     limit: number,
     project?: Readonly<Record<string, readonly string[]>>,
   ): ChangedObject[] {
-    this.core.assertOpen();
-    const stmt = project ? this.feedStatement(project) : undefined;
-    const rows = (
-      stmt ? stmt.stmt.all(...stmt.params, afterSeq, limit) : this.st.feed.all(afterSeq, limit)
-    ) as {
-      seq: number;
-      collection: string;
-      id: string;
-      alive: number;
-      doc: string;
-      ever: string | null;
-      sole: number;
-    }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      collection: r.collection,
-      id: r.id,
-      alive: r.alive === 1,
-      doc: r.doc,
-      // Every field and existence carry one version (and no stocktake): the row is one node's write.
-      soleWriter: r.sole === 1 && r.ever ? (JSON.parse(r.ever) as StoredVersion)[2] : undefined,
-    }));
-  }
-
-  private readonly feedStatements = new Map<string, { stmt: Statement; params: string[] }>();
-
-  private feedStatement(project: Readonly<Record<string, readonly string[]>>) {
-    const key = JSON.stringify(project);
-    let st = this.feedStatements.get(key);
-    if (!st) {
-      const params: string[] = [];
-      const whens: string[] = [];
-      for (const [c, fields] of Object.entries(project)) {
-        const def = this.collection(c);
-        const pairs: string[] = [];
-        for (const f of new Set(fields.map((x) => x.split('.')[0]))) {
-          if (!Object.hasOwn(def.fields, f)) continue; // unknown fields read as null anyway
-          pairs.push('?, doc -> ?');
-          params.push(f, `$.${f}`);
-        }
-        whens.push(`WHEN ? THEN json_object(${pairs.join(', ')})`);
-        params.splice(params.length - pairs.length * 2, 0, c);
-      }
-      const docExpr = whens.length ? `CASE collection ${whens.join(' ')} ELSE '{}' END` : `'{}'`;
-      st = {
-        stmt: this.core.db.prepare(
-          `SELECT seq, collection, id, alive, ${docExpr} AS doc, ever, (vers IS NULL AND bases IS NULL) AS sole
-           FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`,
-        ),
-        params,
-      };
-      this.feedStatements.set(key, st);
-    }
-    return st;
+    return this.feed.changedSince(afterSeq, limit, project);
   }
 
   /**
@@ -616,8 +503,7 @@ export class ReplicaStore {
    * only writes made by that node. `opIds`: only these increments.
    */
   changeFor(collection: string, id: string, opts: ChangeSelection = {}): Change | undefined {
-    const regs = this.registersOf(collection, id, opts.opIds?.size === 0);
-    return regs && selectChange(regs, opts);
+    return this.feed.changeFor(collection, id, opts);
   }
 
   /**
@@ -626,40 +512,7 @@ export class ReplicaStore {
    * hub reads an object once and serves every device from it.
    */
   registersOf(collection: string, id: string, withoutOps = false): ObjectRegisters | undefined {
-    const def = this.collection(collection);
-    const row = this.core.row(collection, id) as Row | undefined;
-    if (!row) return undefined;
-    const state = rowToState(def, row);
-    const fields: Record<string, FieldWrite> = {};
-    let nFields = 0;
-    for (const f of def.fieldNames) {
-      const sv = state.vers[f];
-      if (!sv || def.fields[f].type === 'counter') continue;
-      fields[f] = { v: state.doc[f] ?? null, ver: loadVersion(sv) };
-      nFields++;
-    }
-    const bases: Record<string, FieldWrite> = {};
-    let nBases = 0;
-    for (const [f, b] of Object.entries(state.bases)) {
-      bases[f] = { v: b[0], ver: loadVersion([b[1], b[2], b[3]]) };
-      nBases++;
-    }
-    const incs: CounterIncrement[] = [];
-    const opSeqs: number[] = [];
-    const ops = withoutOps || !def.counters.length ? [] : this.core.merge.list(collection, id);
-    for (const o of ops) {
-      incs.push({ field: o.field, delta: o.delta, op: o.op, ver: loadVersion(o.ver) });
-      opSeqs.push(o.seq);
-    }
-    const change: Change = {
-      collection,
-      id,
-      ...(nFields ? { fields } : {}),
-      ...(state.ever ? { exists: { v: state.alive, ver: loadVersion(state.ever) } } : {}),
-      ...(nBases ? { bases } : {}),
-      ...(incs.length ? { incs } : {}),
-    };
-    return { change, opSeqs };
+    return this.feed.registersOf(collection, id, withoutOps);
   }
 
   /**
