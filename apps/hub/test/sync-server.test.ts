@@ -49,6 +49,7 @@ async function rawDevice(
   t: import('node:test').TestContext,
   hub: Awaited<ReturnType<typeof syncHub>>['hub'],
   id: string,
+  { greet = true } = {},
 ) {
   const { credential } = await hub.registry.add({ id, role: 'pos' });
   const client = await connectDevice(t, hub, id, credential, { clean: false });
@@ -69,16 +70,13 @@ async function rawDevice(
       await new Promise<SyncMessage>((resolve) => waiters.push(resolve));
     }
   };
-  await send({
-    k: 'hello',
-    deviceId: id,
-    clientVars: {},
-    cursor: '0',
-    wallTime: Date.now(),
-    agentVersion: 'test',
-  });
-  await next('welcome');
-  return { send, next };
+  const sayHello = (cursor = '0', deviceId = id) =>
+    send({ k: 'hello', deviceId, clientVars: {}, cursor, wallTime: Date.now(), agentVersion: 'test' });
+  if (greet) {
+    await sayHello();
+    await next('welcome');
+  }
+  return { send, next, hello: sayHello };
 }
 
 const ver = (n: string, p = 0) => ({ p, s: packStamp(Date.now(), 1), n });
@@ -231,4 +229,80 @@ test('a terminal away longer than the tombstone retention is resynced and cannot
   // (The set-aside edit stays in the till's file as a hidden row, so compare what both show.)
   const live = (s: ReplicaStore) => s.query('orders', { sort: ['id'] }).objects;
   assert.deepEqual(live(agent.store), live(store));
+});
+
+test('requests out of order or out of range get a reject naming the problem, and the session carries on', async (t) => {
+  const { hub } = await syncHub(t);
+  const till = await rawDevice(t, hub, 'till-1', { greet: false });
+  // Every connection starts with a hello: a push or pull before it is refused, the push by its batch id.
+  await till.send({ k: 'push', batchId: 'early', changes: [] });
+  let r = await till.next('reject');
+  assert.deepEqual([r.code, r.batchId, r.message], ['SYNC_ERR_PROTOCOL', 'early', 'push before hello']);
+  await till.send({ k: 'pull', since: '0' });
+  r = await till.next('reject');
+  assert.deepEqual([r.code, r.batchId, r.message], ['SYNC_ERR_PROTOCOL', undefined, 'pull before hello']);
+  // A hello in another device's name is refused; no welcome.
+  await till.hello('0', 'till-2');
+  r = await till.next('reject');
+  assert.deepEqual([r.code, r.message], ['SYNC_ERR_PROTOCOL', 'hello names another device']);
+  // A cursor beyond 2^53 − 1 is malformed, in a hello as in a pull.
+  await till.hello('9007199254740993');
+  r = await till.next('reject');
+  assert.deepEqual([r.code, r.message], ['SYNC_ERR_MESSAGE_MALFORMED', 'cursor out of range']);
+  await till.hello();
+  const welcome = await till.next('welcome');
+  assert.equal(welcome.resync, false);
+  await till.send({ k: 'pull', since: '9007199254740993' });
+  r = await till.next('reject');
+  assert.deepEqual([r.code, r.message], ['SYNC_ERR_MESSAGE_MALFORMED', 'cursor out of range']);
+  // A kind only the hub sends is refused; a time probe is answered with the hub's clock.
+  await till.send({ k: 'ack', batchId: 'x', rebased: [], state: [] });
+  r = await till.next('reject');
+  assert.deepEqual([r.code, r.message], ['SYNC_ERR_PROTOCOL', 'a device does not send "ack" messages']);
+  const before = Date.now();
+  await till.send({ k: 'time', t0: 42 });
+  const time = await till.next('time');
+  assert.equal(time.t0, 42);
+  assert.ok(time.t1 !== undefined && time.t1 >= before && time.t1 <= Date.now());
+  // After all that the session still syncs.
+  await till.send({
+    k: 'push',
+    batchId: 'ok',
+    changes: [
+      {
+        collection: 'orders',
+        id: 'O-1',
+        exists: { v: true, ver: ver('till-1') },
+        fields: { status: { v: 'open', ver: ver('till-1') } },
+      },
+    ],
+  });
+  assert.equal((await till.next('ack')).batchId, 'ok');
+});
+
+test('a push the store refuses (counter overflow, an increment past maxDelta) is a reject naming the object, and nothing of it is applied', async (t) => {
+  const { hub, store } = await syncHub(t);
+  const MAX = 2 ** 53 - 1;
+  store.setCounter('inventory', 'SKU-1', { stock: MAX - 1 });
+  store.setCounter('inventory', 'SKU-2', { stock: 5 });
+  const till = await rawDevice(t, hub, 'till-1');
+  const inc = (id: string, delta: number, n: number): Change => {
+    const v = ver('till-1');
+    return {
+      collection: 'inventory',
+      id,
+      incs: [{ field: 'stock', delta, ver: v, op: `till-1/${stampToString(v.s + BigInt(n))}` }],
+    };
+  };
+  const cases: [string, Change[], string, string][] = [
+    ['overflow', [inc('SKU-2', -1, 1), inc('SKU-1', 5, 2)], 'SYNC_ERR_COUNTER_OVERFLOW', 'SKU-1'],
+    ['past maxDelta', [inc('SKU-2', -50_000, 3)], 'SYNC_ERR_DELTA_TOO_LARGE', 'SKU-2'],
+  ];
+  for (const [what, changes, code, id] of cases) {
+    await till.send({ k: 'push', batchId: what, changes });
+    const r = await till.next('reject');
+    assert.deepEqual([r.code, r.batchId, r.object], [code, what, { collection: 'inventory', id }], r.message);
+  }
+  assert.equal(store.get('inventory', 'SKU-1')!.stock, MAX - 1);
+  assert.equal(store.get('inventory', 'SKU-2')!.stock, 5);
 });
