@@ -3,6 +3,7 @@
  * docs/errors.md, section "Hub"; test/errors.test.ts checks that), the HTTP status it maps to, its
  * context in `details` (never baked only into the message) and the underlying error in the ES2022 `cause`.
  */
+import { defineErrorCatalogue } from '@backroom/sync-core';
 
 export const HubErrorCodes = {
   /** The hub configuration is invalid; `details.problems` lists every problem found. */
@@ -43,26 +44,15 @@ export const HubErrorCodes = {
 export type HubErrorCode = keyof typeof HubErrorCodes;
 
 /**
- * The one error class of the hub. Check `code`, never the message.
+ * The one error class of the hub (built by sync-core's `defineErrorCatalogue`). Check `code`, never the
+ * message.
  *
  * @example
  * throw new HubError('HUB_ERR_DEVICE_NOT_FOUND', `no device "${id}"`, { deviceId: id });
  */
-export class HubError extends Error {
-  readonly code: HubErrorCode;
-  readonly statusCode: number;
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(code: HubErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'HubError';
-    this.code = code;
-    this.statusCode = HubErrorCodes[code];
-    this.details = details;
-  }
-}
+export class HubError extends defineErrorCatalogue('HubError', HubErrorCodes) {}
 
 /** True when `e` is a {@link HubError}, optionally with the given code. */
 export function isHubError(e: unknown, code?: HubErrorCode): e is HubError {
-  return e instanceof HubError && (code === undefined || e.code === code);
+  return HubError.is(e, code);
 }

@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { assertCatalogueDocumented } from '../../../test/helpers/error-docs.js';
 import { HubError, HubErrorCodes, isHubError } from '../src/errors.js';
 
-const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-const start = docs.indexOf('## Hub');
-const end = docs.indexOf('\n## ', start + 1);
-const hubSection = docs.slice(start, end === -1 ? undefined : end);
-
 test('every HUB_ERR code is documented in docs/errors.md, section "Hub", with its HTTP status', () => {
-  assert.ok(docs.includes('## Hub'), 'docs/errors.md has a "Hub" section');
-  for (const [code, status] of Object.entries(HubErrorCodes)) {
-    const row = hubSection.split('\n').find((line) => new RegExp(`^\\|\\s*\`${code}\`\\s*\\|`).test(line));
-    assert.ok(row, `${code} is listed in docs/errors.md`);
-    assert.match(
-      row,
-      new RegExp(`^\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|\\s*\\S`),
-      `${code} has status ${status} and a meaning`,
-    );
-  }
+  assertCatalogueDocumented('Hub', HubErrorCodes);
 });
 
 test('HubError carries code, status, details and cause', () => {
@@ -28,6 +14,8 @@ test('HubError carries code, status, details and cause', () => {
   assert.equal(e.statusCode, 404);
   assert.deepEqual(e.details, { deviceId: 'pos-9' });
   assert.equal(e.cause, cause);
+  assert.equal(e.name, 'HubError');
+  assert.ok(e instanceof HubError && e instanceof Error);
   assert.ok(isHubError(e, 'HUB_ERR_DEVICE_NOT_FOUND'));
   assert.ok(!isHubError(e, 'HUB_ERR_DEVICE_EXISTS'));
   assert.ok(!isHubError(new Error('x')));

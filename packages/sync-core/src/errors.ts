@@ -3,6 +3,7 @@
  * docs/errors.md; a test checks that), an HTTP status where one fits, the context in `details`, and the
  * underlying error in the ES2022 `cause`.
  */
+import { defineErrorCatalogue } from './error-catalogue.js';
 
 export const SyncErrorCodes = {
   /** The collection schema is invalid; `details.problems` lists every problem. */
@@ -64,24 +65,18 @@ export const SyncErrorCodes = {
   SYNC_ERR_INTERNAL: 500,
 } as const;
 
+/** One of sync-core's stable error codes. */
 export type SyncErrorCode = keyof typeof SyncErrorCodes;
 
-/** The one error class of sync-core. Check `code`, never the message. */
-export class SyncError extends Error {
-  readonly code: SyncErrorCode;
-  readonly statusCode: number;
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(code: SyncErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'SyncError';
-    this.code = code;
-    this.statusCode = SyncErrorCodes[code];
-    this.details = details;
-  }
-}
+/**
+ * The one error class of sync-core (built by {@link defineErrorCatalogue}). Check `code`, never the message.
+ *
+ * @example
+ * throw new SyncError('SYNC_ERR_NOT_FOUND', `no ${collection} "${id}"`, { collection, id });
+ */
+export class SyncError extends defineErrorCatalogue('SyncError', SyncErrorCodes) {}
 
 /** True when `e` is a {@link SyncError}, optionally with the given code. */
 export function isSyncError(e: unknown, code?: SyncErrorCode): e is SyncError {
-  return e instanceof SyncError && (code === undefined || e.code === code);
+  return SyncError.is(e, code);
 }

@@ -16,6 +16,8 @@ export {
   type TimeSource,
   unpackStamp,
 } from './clock.js';
+export type { CataloguedError, CataloguedErrorClass } from './error-catalogue.js';
+export { defineErrorCatalogue } from './error-catalogue.js';
 export type { SyncErrorCode } from './errors.js';
 export { isSyncError, SyncError, SyncErrorCodes } from './errors.js';
 // Sync filters (src/filter/).

@@ -1,8 +1,9 @@
 /**
  * vector-store's error catalogue. Every error a caller can meet has a stable `code` (each documented in
- * docs/vector-store.md; a test checks that), an HTTP status where one fits, the context in `details`,
- * and the underlying error in the ES2022 `cause`.
+ * docs/errors.md, section "vector-store"; a test checks that), an HTTP status where one fits, the context
+ * in `details`, and the underlying error in the ES2022 `cause`.
  */
+import { defineErrorCatalogue } from '@backroom/sync-core';
 
 export const VectorStoreErrorCodes = {
   /** A vector whose length is not the index's `dim`; `details.expected`, `details.actual`. */
@@ -34,35 +35,25 @@ export const VectorStoreErrorCodes = {
 /** One of the codes in {@link VectorStoreErrorCodes}. */
 export type VectorStoreErrorCode = keyof typeof VectorStoreErrorCodes;
 
-/** The one error class of vector-store. Check `code`, never the message. */
-export class VectorStoreError extends Error {
-  readonly code: VectorStoreErrorCode;
-  readonly statusCode: number;
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(
-    code: VectorStoreErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'VectorStoreError';
-    this.code = code;
-    this.statusCode = VectorStoreErrorCodes[code];
-    this.details = details;
-  }
-}
+/**
+ * The one error class of vector-store (built by sync-core's `defineErrorCatalogue`). Check `code`, never
+ * the message.
+ *
+ * @example
+ * throw new VectorStoreError('VEC_ERR_DIM_MISMATCH', `expected ${dim} numbers`, { expected: dim, actual });
+ */
+export class VectorStoreError extends defineErrorCatalogue('VectorStoreError', VectorStoreErrorCodes) {}
 
 /** True when `e` is a {@link VectorStoreError}, optionally with the given code. */
 export function isVectorStoreError(e: unknown, code?: VectorStoreErrorCode): e is VectorStoreError {
-  return e instanceof VectorStoreError && (code === undefined || e.code === code);
+  return VectorStoreError.is(e, code);
 }
 
 /**
- * True when `e` carries `code`, whatever its class: a store in another package (sync-core's replica
- * store, which cannot import this one) signals pruned changes with a plain error whose `code` is
- * `VEC_ERR_CHANGES_PRUNED`, so the index recognises store signals by code, never by `instanceof`.
+ * True when `e` carries `code`, whatever its class. A `VectorSource` signals pruned changes with an
+ * error whose `code` is `VEC_ERR_CHANGES_PRUNED` but whose class is its own (sync-core's replica feed
+ * throws `VectorFeedPrunedError`, since sync-core cannot depend on this package), so the index recognises
+ * that signal by code, never by `instanceof`.
  */
 export function hasErrorCode(
   e: unknown,

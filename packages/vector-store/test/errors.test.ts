@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { isSyncError } from '@backroom/sync-core';
-import { isVectorStoreError, VectorStore, VectorStoreErrorCodes } from '@backroom/vector-store';
+import {
+  isVectorStoreError,
+  VectorStore,
+  VectorStoreError,
+  VectorStoreErrorCodes,
+} from '@backroom/vector-store';
+import { assertCatalogueDocumented } from '../../../test/helpers/error-docs.js';
 import { fixture } from './helpers.js';
 
-test('every error code is documented in docs/vector-store.md', () => {
-  const doc = readFileSync(new URL('../../../docs/vector-store.md', import.meta.url), 'utf8');
-  for (const code of Object.keys(VectorStoreErrorCodes))
-    assert.ok(doc.includes(code), `${code} undocumented`);
+test('every VEC_ERR code is documented in docs/errors.md, section "vector-store", with its HTTP status', () => {
+  assertCatalogueDocumented('vector-store', VectorStoreErrorCodes);
 });
 
 test('bad vectors, options and lookups fail with stable codes', async (t) => {
@@ -38,7 +41,10 @@ test('bad vectors, options and lookups fail with stable codes', async (t) => {
   assert.equal(store.search('transactions', 'embedding', [1, 2, 3], 1)[0].id, 'a');
 
   await index.close();
-  assert.throws(() => index.search([1, 2, 3], 1), code('VEC_ERR_CLOSED'));
+  assert.throws(
+    () => index.search([1, 2, 3], 1),
+    (e) => e instanceof VectorStoreError && e.code === 'VEC_ERR_CLOSED' && e.statusCode === 503,
+  );
 });
 
 test('a stored vector the index cannot use is left out and logged, not thrown at searchers', async (t) => {

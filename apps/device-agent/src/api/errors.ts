@@ -2,6 +2,7 @@
  * Errors of the device agent's local API. Stable codes, documented in docs/errors.md, section
  * "Device agent".
  */
+import { defineErrorCatalogue } from '@backroom/sync-core';
 
 export const AgentApiErrorCodes = {
   /** The local API was asked to listen on a host other than 127.0.0.1: it has no authentication. */
@@ -12,24 +13,11 @@ export const AgentApiErrorCodes = {
   AGENT_ERR_HOST_NOT_ALLOWED: 403,
 } as const;
 
+/** One of the local API's stable error codes. */
 export type AgentApiErrorCode = keyof typeof AgentApiErrorCodes;
 
-/** An error of the agent's local API. Check `code`, never the message. */
-export class AgentApiError extends Error {
-  readonly code: AgentApiErrorCode;
-  readonly statusCode: number;
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(
-    code: AgentApiErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'AgentApiError';
-    this.code = code;
-    this.statusCode = AgentApiErrorCodes[code];
-    this.details = details;
-  }
-}
+/**
+ * An error of the agent's local API (built by sync-core's `defineErrorCatalogue`). Check `code`, never the
+ * message; `AgentApiError.is(e, code)` is its guard.
+ */
+export class AgentApiError extends defineErrorCatalogue('AgentApiError', AgentApiErrorCodes) {}
