@@ -9,14 +9,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSchema, ReplicaStore } from '@backroom/sync-core';
+import { loadSchema, ReplicaStore, type VectorSource } from '@backroom/sync-core';
+import { VectorIndex } from '@backroom/vector-store';
 import {
+  clusteredVectors,
   openSqliteDatabase,
+  ReplicaWriter,
   SqliteVectorSource,
-  VectorIndex,
-  type VectorSource,
-} from '@backroom/vector-store';
-import { clusteredVectors, ReplicaWriter } from '@backroom/vector-store/testing';
+} from '@backroom/vector-store/testing';
 
 const N = Number(process.env.VECTOR_BENCH_N ?? 100_000);
 const DIM = 128;

@@ -7,11 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exactTopK, openSqliteDatabase, SqliteVectorSource, VectorIndex } from '@backroom/vector-store';
+import { exactTopK, VectorIndex } from '@backroom/vector-store';
 import {
   clusteredVectors,
+  openSqliteDatabase,
   ReplicaWriter,
   recall,
+  SqliteVectorSource,
   seededRandom,
   transactionDoc,
 } from '@backroom/vector-store/testing';

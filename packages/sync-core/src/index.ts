@@ -131,12 +131,6 @@ export type {
   StoredObject,
   Version,
 } from './types.js';
-export {
-  createVectorFeed,
-  type VectorFeed,
-  type VectorFeedChange,
-  type VectorFeedMatch,
-  type VectorFeedOptions,
-  VectorFeedPrunedError,
-} from './vector-feed.js';
+// What a vector index reads from a store (vector-store's VectorIndex), and the replica store's feed.
+export type { FilterMatch, VectorChange, VectorFeed, VectorSource } from './vector-feed.js';
 export { compareVersions } from './version.js';

@@ -1,13 +1,14 @@
 /**
- * The replica store seen as a feed of one vector field: what a nearest-neighbour index (vector-store's
- * `VectorIndex`) needs to build itself from the store and stay caught up with it. sync-core does not
- * depend on vector-store: {@link VectorFeed} has the same method signatures as vector-store's
- * `VectorSource`, so a feed is accepted there as it is.
+ * The role interface between a nearest-neighbour index (vector-store's `VectorIndex`) and the store that
+ * holds the truth, {@link VectorSource}, and the replica store's implementation of it, {@link VectorFeed}.
+ * Declared here, in the lower layer: vector-store imports it, and sync-core needs no dependency on
+ * vector-store.
  *
- * It reads the `objects` table directly: `seq` is the rowid and a change moves the row to a new one, so
- * "what changed after S" is a rowid range scan and needs no index of its own. Vectors are stored in the
+ * The feed reads the `objects` table directly: `seq` is the rowid and a change moves the row to a new one,
+ * so "what changed after S" is a rowid range scan and needs no index of its own. Vectors are stored in the
  * object's JSON document as arrays of numbers.
  */
+import { defineErrorCatalogue } from './error-catalogue.js';
 import type { Filter, FilterVars } from './filter/index.js';
 import { filterToSql } from './filter/index.js';
 import { assertFilterFields } from './filter-fields.js';
@@ -16,63 +17,79 @@ import type { Db, Statement } from './sqlite.js';
 import type { StoredObject } from './types.js';
 
 /**
- * One vector's state as of store sequence `seq`. `vector` null: the object was deleted or has no vector
- * in the field (the index drops the id).
+ * One vector's state as of store sequence `seq`. `vector` null means the object was deleted, lost its
+ * vector, or holds none in the field; the index then drops the id.
  */
-export interface VectorFeedChange {
+export interface VectorChange {
   readonly id: string;
   readonly vector: Float32Array | null;
   readonly seq: number;
 }
 
-/** Whether object `id` passes a filter now (false for deleted objects and ones without a vector). */
-export interface VectorFeedMatch {
+/** Whether object `id` currently passes a filter (false for deleted objects and ones without a vector). */
+export interface FilterMatch {
   readonly id: string;
   readonly matches: boolean;
 }
 
 /**
- * One collection's vector field as a feed of changes (structurally vector-store's `VectorSource`).
- * Returned by `ReplicaStore.vectorSource(collection, field)`.
+ * The store behind one vector index: one collection and one vector field. The index is a cache of what
+ * its source says; everything it needs to rebuild, catch up and filter comes through these methods.
+ * Implemented by the replica store ({@link VectorFeed}, from `ReplicaStore.vectorSource(collection,
+ * field)`) and, over float32 blob tables, by vector-store's `./testing` entry.
  */
-export interface VectorFeed {
-  /** The store's change sequence: at least the `seq` of every committed change. No I/O. */
+export interface VectorSource {
+  /**
+   * The store's change sequence for this collection: at least the `seq` of every committed change to its
+   * objects or to this field's vectors. Called before every search, so it must be cheap.
+   */
   currentSeq(): number;
   /**
-   * The current state of every object of the collection changed after `afterSeq`, ascending by `seq`
-   * (state, not history: each object once). Throws {@link VectorFeedPrunedError}
-   * (`VEC_ERR_CHANGES_PRUNED`) when tombstones after `afterSeq` were collected: the caller must rescan.
+   * The current state of every object changed after `afterSeq` (upserts and deletes), ascending by `seq`.
+   * State, not history: an id changed twice appears once, with its latest state. Throws an error whose
+   * `code` is `VEC_ERR_CHANGES_PRUNED` when deletes after `afterSeq` are no longer kept: the caller must
+   * rescan.
    */
-  changesSince(afterSeq: number): Iterable<VectorFeedChange>;
-  /** Every live object with a vector in the field, read in pages by id (no cursor held between items). */
-  scanAll(): Iterable<VectorFeedChange>;
+  changesSince(afterSeq: number): Iterable<VectorChange>;
+  /** Every live vector of the field, in any order. Read in pages: holds no cursor between items. */
+  scanAll(): Iterable<VectorChange>;
   /**
-   * Without `afterSeq`: the live objects with a vector that match the filter (all `matches: true`).
-   * With it: every object changed after `afterSeq`, each with its current verdict. The filter may read
-   * `id`; a field the collection does not have is refused (`SYNC_ERR_UNKNOWN_FIELD`) when the iteration
-   * starts.
+   * Without `afterSeq`: the live objects with a vector that match the filter now (all `matches: true`).
+   * With it: every object changed after `afterSeq`, each with its current verdict.
    */
-  matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<VectorFeedMatch>;
-  /** The live objects by id, as `ReplicaStore.get` returns them (`id`, fields, `_meta`); gone ids are absent. */
+  matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<FilterMatch>;
+  /** The live objects' fields by id; ids that are gone are absent from the map. */
   getObjects(ids: readonly string[]): Map<string, Record<string, unknown>>;
+  /** Releases what the source opened itself (not a database handed to it). */
+  close?(): void;
+}
+
+/**
+ * The replica store's {@link VectorSource} for one collection's vector field, returned by
+ * `ReplicaStore.vectorSource(collection, field)`. `matchingIds` may filter on `id`, and refuses a filter
+ * naming a field the collection does not have (`SYNC_ERR_UNKNOWN_FIELD`) when the iteration starts;
+ * `getObjects` returns objects as `ReplicaStore.get` does (`id`, fields, `_meta`).
+ */
+export interface VectorFeed extends VectorSource {
   /** Drops the feed's prepared filter statements. The database belongs to the store and stays open. */
   close(): void;
 }
 
 /**
  * Thrown by {@link VectorFeed.changesSince} when the store collected tombstones newer than `afterSeq`.
- * Its `code` is the one vector-store recognises (`VEC_ERR_CHANGES_PRUNED`): the index rebuilds, or
- * resyncs with a full scan. Internal to the index; never reaches an HTTP client.
+ * Its `code` is the one vector-store recognises (`VEC_ERR_CHANGES_PRUNED`, documented with vector-store's
+ * codes): the index rebuilds, or resyncs with a full scan. Internal to the index; never reaches an HTTP
+ * client.
  */
-export class VectorFeedPrunedError extends Error {
-  readonly code = 'VEC_ERR_CHANGES_PRUNED';
-  readonly statusCode = 500;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class VectorFeedPrunedError extends defineErrorCatalogue('VectorFeedPrunedError', {
+  VEC_ERR_CHANGES_PRUNED: 500,
+}) {
   constructor(details: { collection: string; field: string; afterSeq: number; horizon: number }) {
-    super(`tombstones of ${details.collection} after sequence ${details.afterSeq} were collected`);
-    this.name = 'VectorFeedPrunedError';
-    this.details = details;
+    super(
+      'VEC_ERR_CHANGES_PRUNED',
+      `tombstones of ${details.collection} after sequence ${details.afterSeq} were collected`,
+      details,
+    );
   }
 }
 
@@ -157,7 +174,7 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
   return {
     currentSeq: o.currentSeq,
 
-    *changesSince(afterSeq: number): Iterable<VectorFeedChange> {
+    *changesSince(afterSeq: number): Iterable<VectorChange> {
       checkHorizon(afterSeq);
       let after = afterSeq;
       for (;;) {
@@ -172,7 +189,7 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
       }
     },
 
-    *scanAll(): Iterable<VectorFeedChange> {
+    *scanAll(): Iterable<VectorChange> {
       let after = '';
       for (;;) {
         const rows = scanPage.all(collection, after, pageSize) as VectorRow[];
@@ -185,7 +202,7 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
       }
     },
 
-    *matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<VectorFeedMatch> {
+    *matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<FilterMatch> {
       if (o.def) assertFilterFields(o.def, filter);
       const { sql, params } = filterToSql(filter, vars, 'doc', { idColumn: 'id' });
       if (afterSeq === undefined) {

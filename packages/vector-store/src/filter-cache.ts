@@ -4,10 +4,11 @@
  * changed since, so a repeated filter costs an index seek until the data changes. The set's size is the
  * count that picks the search strategy; its label bitmap is what the graph walk checks per candidate.
  */
+
+import type { Filter, FilterVars, VectorSource } from '@backroom/sync-core';
 import { parseFilter } from '@backroom/sync-core';
 import { ExactSet } from './hnsw-graph.js';
 import type { LabelTable } from './label-table.js';
-import type { FilterVars, ParsedFilter, VectorSource } from './vector-source.js';
 
 /** The live candidates of one filter, as labels. */
 export interface Candidates {
@@ -20,7 +21,7 @@ export interface Candidates {
 }
 
 interface Entry {
-  filter: ParsedFilter;
+  filter: Filter;
   vars: FilterVars;
   seq: number;
   ids: Set<string>;

@@ -1,10 +1,11 @@
+import type { VectorMetric } from '@backroom/sync-core';
 import { VectorStoreError } from './errors.js';
 
-/** The distance metrics of a `vector` field (CONTRACT.md, Data model). */
-export type Metric = 'cosine' | 'l2' | 'ip';
+/** The distance metrics of a `vector` field (CONTRACT.md, Data model): sync-core's `VectorMetric`. */
+export type Metric = VectorMetric;
 
-/** Every metric, for validation and docs. */
-export const METRICS: readonly Metric[] = ['cosine', 'l2', 'ip'];
+/** Every metric, for validation. */
+const METRICS: readonly Metric[] = ['cosine', 'l2', 'ip'];
 
 /** A query or stored vector as callers hand it over. */
 export type VectorLike = ArrayLike<number>;

@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { FilterVars, VectorChange, VectorSource } from '@backroom/sync-core';
 import { hasErrorCode, isVectorStoreError, VectorStoreError } from './errors.js';
 import { exactTopK } from './exact.js';
 import { FilterCache } from './filter-cache.js';
@@ -23,10 +24,9 @@ import {
   type VectorLike,
 } from './metric.js';
 import { SnapshotFiles, type SnapshotMeta } from './snapshot.js';
-import type { FilterVars, VectorChange, VectorSource } from './vector-source.js';
 
-/** What an index is built with. */
-export interface VectorIndexOptions {
+/** One vector field to index, as the schema declares it, plus the graph parameters. */
+export interface VectorFieldSpec {
   collection: string;
   /** The vector field (schema type `vector`). */
   field: string;
@@ -38,6 +38,10 @@ export interface VectorIndexOptions {
   efConstruction?: number;
   /** Default search ef (per-query `ef` overrides). Default: the snapshot's, else 64. */
   ef?: number;
+}
+
+/** What an index is built with: its field and graph parameters, its store, its folder. */
+export interface VectorIndexOptions extends VectorFieldSpec {
   /** Seed of the graph's level generator. Default 100. */
   seed?: number;
   /** The store holding the truth. Not closed by the index. */

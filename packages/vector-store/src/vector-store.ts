@@ -2,22 +2,18 @@
  * The vector indexes of a hub or terminal: one {@link VectorIndex} per vector field, opened from the
  * schema's `vector` fields, looked up by collection and field.
  */
+
+import type { VectorSource } from '@backroom/sync-core';
 import { VectorStoreError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Metric, VectorLike } from './metric.js';
-import { type SearchHit, type SearchOptions, VectorIndex, type VectorIndexOptions } from './vector-index.js';
-import type { VectorSource } from './vector-source.js';
-
-/** One vector field to index, as the schema declares it plus the graph parameters. */
-export interface VectorFieldSpec {
-  collection: string;
-  field: string;
-  dim: number;
-  metric: Metric;
-  m?: number;
-  efConstruction?: number;
-  ef?: number;
-}
+import type { VectorLike } from './metric.js';
+import {
+  type SearchHit,
+  type SearchOptions,
+  type VectorFieldSpec,
+  VectorIndex,
+  type VectorIndexOptions,
+} from './vector-index.js';
 
 /** Options shared by every index of a {@link VectorStore}. */
 export interface VectorStoreOptions {

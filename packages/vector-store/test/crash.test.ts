@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { openSqliteDatabase, SqliteVectorSource, VectorIndex } from '@backroom/vector-store';
+import { VectorIndex } from '@backroom/vector-store';
+import { openSqliteDatabase, SqliteVectorSource } from '@backroom/vector-store/testing';
 
 const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
 const ITERATIONS = 20;

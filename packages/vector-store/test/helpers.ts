@@ -2,19 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { VectorIndex, type VectorIndexOptions } from '@backroom/vector-store';
 import {
   openSqliteDatabase,
+  ReplicaWriter,
   type SqliteDatabase,
   SqliteVectorSource,
-  VectorIndex,
-  type VectorIndexOptions,
-} from '@backroom/vector-store';
-import { ReplicaWriter, seededRandom, transactionDoc } from '@backroom/vector-store/testing';
+  seededRandom,
+  transactionDoc,
+} from '@backroom/vector-store/testing';
 
 export const COLLECTION = 'transactions';
 export const FIELD = 'embedding';
 
-/** A store in a fresh temp folder: database, writer, source; all closed after the test. */
+/** Blob tables in a fresh temp folder: database, writer, source; all closed after the test. */
 export interface Fixture {
   dir: string;
   db: SqliteDatabase;

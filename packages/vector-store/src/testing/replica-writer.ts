@@ -1,23 +1,23 @@
 /**
- * Writes the replica tables the way the replica store of `@backroom/sync-core` does (see
- * sqlite-vector-source.ts for the shape): every change in one transaction with a fresh store sequence,
- * deletes leaving a vector tombstone. For tests and benchmarks of code that reads a `VectorSource`.
+ * Writes the blob tables that `SqliteVectorSource` reads (see sqlite-vector-source.ts for the
+ * shape): every change in one transaction with a fresh store sequence, deletes leaving a vector tombstone,
+ * tombstone collection recording its horizon. For tests and benchmarks of code that reads a `VectorSource`.
  */
-import { createReplicaTables, type SqliteDatabase } from '../sqlite-vector-source.js';
+import { createVectorTables, type SqliteDatabase } from './sqlite-vector-source.js';
 
 const toBlob = (v: ArrayLike<number>): Buffer => {
   const f = Float32Array.from(v);
   return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
 };
 
-/** A writer over the replica tables of one database. */
+/** A writer over the blob tables of one database. */
 export class ReplicaWriter {
   readonly db: SqliteDatabase;
   private readonly s;
 
   constructor(db: SqliteDatabase) {
     this.db = db;
-    createReplicaTables(db);
+    createVectorTables(db);
     db.exec(`CREATE TABLE IF NOT EXISTS replica_seq (k INTEGER PRIMARY KEY CHECK (k = 0), seq INTEGER NOT NULL);
              INSERT OR IGNORE INTO replica_seq VALUES (0, 0);`);
     this.s = {

@@ -16,7 +16,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** A standard normal sample from a uniform PRNG (Box–Muller). */
-export function gaussian(rand: () => number): number {
+function gaussian(rand: () => number): number {
   const u = 1 - rand();
   const v = rand();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);

@@ -1,7 +1,9 @@
 /**
- * `VectorSource` over the replica store's SQLite tables. The only file of this package that imports
- * better-sqlite3. The tables (created by {@link createReplicaTables}, and provided by the replica store
- * of `@backroom/sync-core` with the same shape) are:
+ * A `VectorSource` over float32 blob tables, for tests and benchmarks of the index: the replica store does
+ * not create these tables (its feed, `ReplicaStore.vectorSource`, reads vectors from the objects' JSON
+ * documents). It is the raw baseline the replica feed is measured against, and a store whose deletes,
+ * pruning and horizon a test can drive directly through `ReplicaWriter`. The only file of this
+ * package that imports better-sqlite3. The tables (created by {@link createVectorTables}) are:
  *
  * - `objects(collection, id, doc JSON, seq, alive)`: one row per object, `seq` = store change sequence
  *   of its last change, `alive` 0 once deleted.
@@ -12,12 +14,18 @@
  *   snapshot older than that must be rebuilt.
  */
 
-import { filterToSql } from '@backroom/sync-core';
+import {
+  type Filter,
+  type FilterMatch,
+  type FilterVars,
+  filterToSql,
+  type VectorChange,
+  type VectorSource,
+} from '@backroom/sync-core';
 import Database from 'better-sqlite3';
-import { VectorStoreError } from './errors.js';
-import type { FilterMatch, FilterVars, ParsedFilter, VectorChange, VectorSource } from './vector-source.js';
+import { VectorStoreError } from '../errors.js';
 
-/** The better-sqlite3 database type, for the test helpers that write these tables. */
+/** The better-sqlite3 database type, for the tests that write these tables. */
 export type SqliteDatabase = Database.Database;
 
 /**
@@ -33,7 +41,7 @@ export function openSqliteDatabase(path: string): SqliteDatabase {
 }
 
 /** Creates the tables and indexes described above if they do not exist. */
-export function createReplicaTables(db: SqliteDatabase): void {
+export function createVectorTables(db: SqliteDatabase): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS objects (
       collection TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
@@ -73,7 +81,7 @@ const toFloat32 = (buf: Buffer): Float32Array => {
   return out;
 };
 
-/** Reads one collection's vector field from the replica tables. */
+/** Reads one collection's vector field from the blob tables. */
 export class SqliteVectorSource implements VectorSource {
   readonly collection: string;
   readonly field: string;
@@ -156,7 +164,7 @@ export class SqliteVectorSource implements VectorSource {
     }
   }
 
-  *matchingIds(filter: ParsedFilter, vars: FilterVars, afterSeq?: number): Iterable<FilterMatch> {
+  *matchingIds(filter: Filter, vars: FilterVars, afterSeq?: number): Iterable<FilterMatch> {
     const { sql, params } = filterToSql(filter, vars, 'o.doc');
     const { collection: c, field: f } = this;
     if (afterSeq === undefined) {
