@@ -12,6 +12,7 @@ import {
 import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './replica/core.js';
 import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
+import { OutboxQueue, type PendingChange, type QuarantinedObject } from './replica/outbox.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
@@ -28,18 +29,11 @@ export type {
   ChangeSelection,
   ConflictEntry,
   ObjectRegisters,
+  PendingChange,
+  QuarantinedObject,
   ReplicaStoreOptions,
 };
 export { selectChange };
-
-/** Local writes to one object waiting for the hub, as one change (see {@link ReplicaStore.pendingChanges}). */
-export interface PendingChange {
-  /** The highest outbox entry this change covers. */
-  readonly seq: number;
-  readonly change: Change;
-  /** Every outbox entry it covers: acknowledge exactly these with {@link ReplicaStore.ackRows}. */
-  readonly rows: readonly number[];
-}
 
 /** One stamp the store re-stamped on receipt because it was too far in the future. */
 export interface Rebase {
@@ -79,6 +73,7 @@ export class ReplicaStore {
   readonly clock: SyncClock;
   private readonly core: ReplicaCore;
   private readonly feed: FeedReader;
+  private readonly outbox: OutboxQueue;
   private readonly st: Record<string, Statement>;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
@@ -89,17 +84,13 @@ export class ReplicaStore {
     this.schema = core.schema;
     this.clock = core.clock;
     this.feed = new FeedReader(core);
+    this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
-      outboxAdd: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
-      outboxDel: db.prepare('DELETE FROM outbox WHERE seq = ?'),
-      outboxRead: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       viewHas: db.prepare('SELECT 1 FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?').pluck(),
       viewAdd: db.prepare('INSERT OR IGNORE INTO peer_objects (peer, collection, id) VALUES (?, ?, ?)'),
       viewDel: db.prepare('DELETE FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?'),
-      // No index: evictions are rare and the outbox is usually short.
-      outboxHas: db.prepare('SELECT 1 FROM outbox WHERE collection = ? AND id = ? LIMIT 1').pluck(),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
       rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
     };
@@ -398,14 +389,8 @@ export class ReplicaStore {
       if (to !== undefined) moved.add(to);
       return to;
     };
-    const renameOutbox = this.core.db.prepare(
-      'UPDATE outbox SET op = ? WHERE collection = ? AND id = ? AND op = ?',
-    );
     // Every write of the run is in the outbox: rows leave it only with a push, after a welcome.
-    const pending = this.core.db.prepare('SELECT DISTINCT collection, id FROM outbox').all() as {
-      collection: string;
-      id: string;
-    }[];
+    const pending = this.outbox.pendingObjects();
     let objects = 0;
     for (const o of pending) {
       if (!Object.hasOwn(this.schema.collections, o.collection)) continue;
@@ -425,7 +410,7 @@ export class ReplicaStore {
           if (id !== op.op) renamed.set(op.op, id);
           changed = true;
         }
-        for (const [from, to] of renamed) renameOutbox.run(to, def.name, o.id, from);
+        for (const [from, to] of renamed) this.outbox.renameIncrement(def.name, o.id, from, to);
       }
       if (changed) {
         state.seq = this.core.nextSeq();
@@ -556,52 +541,17 @@ export class ReplicaStore {
    * last `seq` acknowledges the batch.
    */
   pendingChanges(limit: number, afterSeq = 0): PendingChange[] {
-    const rows = this.st.outboxRead.all(afterSeq, limit) as {
-      seq: number;
-      collection: string;
-      id: string;
-      op: string | null;
-    }[];
-    const groups = new Map<
-      string,
-      { collection: string; id: string; seq: number; ops: Set<string>; rows: number[] }
-    >();
-    for (const r of rows) {
-      const k = `${r.collection}\u0000${r.id}`;
-      let g = groups.get(k);
-      if (!g) {
-        g = { collection: r.collection, id: r.id, seq: r.seq, ops: new Set(), rows: [] };
-        groups.set(k, g);
-      }
-      g.seq = r.seq;
-      g.rows.push(r.seq);
-      if (r.op) g.ops.add(r.op);
-    }
-    const out: PendingChange[] = [];
-    for (const g of [...groups.values()].sort((a, b) => a.seq - b.seq)) {
-      if (!Object.hasOwn(this.schema.collections, g.collection)) continue;
-      const change = this.changeFor(g.collection, g.id, { onlyNode: this.nodeId, opIds: g.ops });
-      if (change) out.push({ seq: g.seq, change, rows: g.rows });
-      // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
-      else
-        this.core.db
-          .prepare('DELETE FROM outbox WHERE collection = ? AND id = ? AND seq <= ?')
-          .run(g.collection, g.id, g.seq);
-    }
-    return out;
+    return this.outbox.pendingChanges(limit, afterSeq);
   }
 
   /** Drops exactly these outbox entries (the `rows` of pushed {@link PendingChange}s): the hub has them. */
   ackRows(rows: readonly number[]): void {
-    const del = this.st.outboxDel;
-    this.transaction(() => {
-      for (const r of rows) del.run(r);
-    });
+    this.outbox.ackRows(rows);
   }
 
   /** Number of local writes waiting for the hub. */
   pendingCount(): number {
-    return this.core.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+    return this.outbox.pendingCount();
   }
 
   /**
@@ -610,14 +560,7 @@ export class ReplicaStore {
    * objects below `seq` that still have to travel).
    */
   ackPending(seq: number, objects?: readonly { collection: string; id: string }[]): void {
-    if (!objects) {
-      this.core.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(seq);
-      return;
-    }
-    const del = this.core.db.prepare('DELETE FROM outbox WHERE seq <= ? AND collection = ? AND id = ?');
-    this.transaction(() => {
-      for (const o of objects) del.run(seq, o.collection, o.id);
-    });
+    this.outbox.ackPending(seq, objects);
   }
 
   /**
@@ -625,31 +568,12 @@ export class ReplicaStore {
    * can sync) but stay in the replica and are listed by {@link quarantined}. Nothing is deleted.
    */
   quarantine(collection: string, id: string, code: string, message: string): number {
-    return this.transaction(() => {
-      const n = this.core.db
-        .prepare('DELETE FROM outbox WHERE collection = ? AND id = ?')
-        .run(collection, id).changes;
-      this.core.db
-        .prepare(
-          `INSERT INTO quarantine (collection, id, code, message, at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT(collection, id) DO UPDATE SET code = excluded.code, message = excluded.message, at = excluded.at`,
-        )
-        .run(collection, id, code, message, Date.now());
-      return n;
-    });
+    return this.outbox.quarantine(collection, id, code, message);
   }
 
   /** Objects whose writes the hub refused, with why (see {@link quarantine}). */
-  quarantined(): { collection: string; id: string; code: string; message: string; at: number }[] {
-    return this.core.db
-      .prepare('SELECT collection, id, code, message, at FROM quarantine ORDER BY at')
-      .all() as {
-      collection: string;
-      id: string;
-      code: string;
-      message: string;
-      at: number;
-    }[];
+  quarantined(): QuarantinedObject[] {
+    return this.outbox.quarantined();
   }
 
   /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
@@ -705,7 +629,7 @@ export class ReplicaStore {
 
   /** True when local writes to the object are waiting in the outbox. */
   hasPending(collection: string, id: string): boolean {
-    return this.st.outboxHas.get(collection, id) !== undefined;
+    return this.outbox.hasPending(collection, id);
   }
 
   /**
@@ -834,8 +758,7 @@ export class ReplicaStore {
     if (applyChange(def, state, change, this.core.merge, () => this.core.nextSeq()))
       this.core.markDirty(state, false, change);
     // The outbox names the object (and the increment): the push reads this node's registers at push time.
-    if (this.core.useOutbox)
-      this.st.outboxAdd.run(change.collection, change.id, change.incs?.[0]?.op ?? null);
+    if (this.core.useOutbox) this.outbox.enqueue(change);
     return toStoredObject(def, state);
   }
 
