@@ -88,7 +88,6 @@ export class ReplicaStore {
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
-      viewHas: db.prepare('SELECT 1 FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?').pluck(),
       viewAdd: db.prepare('INSERT OR IGNORE INTO peer_objects (peer, collection, id) VALUES (?, ?, ?)'),
       viewDel: db.prepare('DELETE FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?'),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
@@ -601,20 +600,16 @@ export class ReplicaStore {
   }
 
   /**
-   * Per-peer record of which objects of filtered collections a peer holds (the hub keeps it per device):
-   * tells a move-in (send everything) from an update (send what changed) and when to evict.
+   * Records whether `peer` holds the object. The hub keeps, per device, which objects of filtered
+   * collections it sent: that tells a move-in (send everything) from an update (send what changed), and
+   * when to evict. A session reads the record once ({@link peerObjects}) and keeps it in memory.
    */
-  peerHas(peer: string, collection: string, id: string): boolean {
-    return this.st.viewHas.get(peer, collection, id) !== undefined;
-  }
-
-  /** Records whether `peer` holds the object (see {@link peerHas}). */
   setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
     if (has) this.st.viewAdd.run(peer, collection, id);
     else this.st.viewDel.run(peer, collection, id);
   }
 
-  /** Every object recorded as held by `peer` (see {@link peerHas}). */
+  /** Every object recorded as held by `peer` (see {@link setPeerHas}). */
   peerObjects(peer: string): { collection: string; id: string }[] {
     return this.core.db.prepare('SELECT collection, id FROM peer_objects WHERE peer = ?').all(peer) as {
       collection: string;
