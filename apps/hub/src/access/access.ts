@@ -62,7 +62,8 @@ export type Capability =
 /** Roles a principal can have. */
 export type Role = Principal['role'];
 
-const ALL: readonly Capability[] = [
+/** What a dashboard may use: everything but administration (its one write, fraud feedback, included). */
+const OPERATIONS: readonly Capability[] = [
   'collections',
   'devices',
   'metrics',
@@ -70,21 +71,12 @@ const ALL: readonly Capability[] = [
   'uplink',
   'changes',
   'fraud-feedback',
-  'admin',
 ];
 
 /** Capabilities of each role. */
 export const GRANTS: Readonly<Record<Role, ReadonlySet<Capability>>> = {
-  admin: new Set(ALL),
-  dashboard: new Set<Capability>([
-    'collections',
-    'devices',
-    'metrics',
-    'conflicts',
-    'uplink',
-    'changes',
-    'fraud-feedback',
-  ]),
+  admin: new Set<Capability>([...OPERATIONS, 'admin']),
+  dashboard: new Set(OPERATIONS),
   pos: new Set<Capability>(['collections', 'changes']),
   sensor: new Set<Capability>(['collections']),
 };
