@@ -13,6 +13,7 @@ import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './repli
 import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
 import { OutboxQueue, type PendingChange, type QuarantinedObject } from './replica/outbox.js';
+import { type PeerRecord, PeerRecords } from './replica/peer-ledger.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
@@ -29,6 +30,7 @@ export type {
   ChangeSelection,
   ConflictEntry,
   ObjectRegisters,
+  PeerRecord,
   PendingChange,
   QuarantinedObject,
   ReplicaStoreOptions,
@@ -74,6 +76,7 @@ export class ReplicaStore {
   private readonly core: ReplicaCore;
   private readonly feed: FeedReader;
   private readonly outbox: OutboxQueue;
+  private readonly peerRecords: PeerRecords;
   private readonly st: Record<string, Statement>;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
@@ -84,12 +87,11 @@ export class ReplicaStore {
     this.schema = core.schema;
     this.clock = core.clock;
     this.feed = new FeedReader(core);
+    this.peerRecords = new PeerRecords(core);
     this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
-      viewAdd: db.prepare('INSERT OR IGNORE INTO peer_objects (peer, collection, id) VALUES (?, ?, ?)'),
-      viewDel: db.prepare('DELETE FROM peer_objects WHERE peer = ? AND collection = ? AND id = ?'),
       rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
       rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
     };
@@ -577,26 +579,16 @@ export class ReplicaStore {
 
   /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
   peerCursor(peer: string): string | undefined {
-    return this.core.db.prepare('SELECT cursor FROM peers WHERE peer = ?').pluck().get(peer) as
-      | string
-      | undefined;
+    return this.peerRecords.peerCursor(peer);
   }
 
   setPeerCursor(peer: string, cursor: string): void {
-    this.core.db
-      .prepare(
-        'INSERT INTO peers (peer, cursor, updated) VALUES (?, ?, ?) ON CONFLICT(peer) DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated',
-      )
-      .run(peer, cursor, Date.now());
+    this.peerRecords.setPeerCursor(peer, cursor);
   }
 
   /** Every peer with its cursor and when it was last updated. */
-  peers(): { peer: string; cursor: string; updated: number }[] {
-    return this.core.db.prepare('SELECT peer, cursor, updated FROM peers ORDER BY peer').all() as {
-      peer: string;
-      cursor: string;
-      updated: number;
-    }[];
+  peers(): PeerRecord[] {
+    return this.peerRecords.peers();
   }
 
   /**
@@ -605,21 +597,17 @@ export class ReplicaStore {
    * when to evict. A session reads the record once ({@link peerObjects}) and keeps it in memory.
    */
   setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
-    if (has) this.st.viewAdd.run(peer, collection, id);
-    else this.st.viewDel.run(peer, collection, id);
+    this.peerRecords.setPeerHas(peer, collection, id, has);
   }
 
   /** Every object recorded as held by `peer` (see {@link setPeerHas}). */
   peerObjects(peer: string): { collection: string; id: string }[] {
-    return this.core.db.prepare('SELECT collection, id FROM peer_objects WHERE peer = ?').all(peer) as {
-      collection: string;
-      id: string;
-    }[];
+    return this.peerRecords.peerObjects(peer);
   }
 
   /** Forgets everything recorded for a peer's objects (it starts over from an empty replica). */
   clearPeerObjects(peer: string): void {
-    this.core.db.prepare('DELETE FROM peer_objects WHERE peer = ?').run(peer);
+    this.peerRecords.clearPeerObjects(peer);
   }
 
   /** True when local writes to the object are waiting in the outbox. */

@@ -42,6 +42,12 @@ export interface ReplicaStoreOptions {
   readonly logger?: Logger;
 }
 
+/** One object of a replica, by collection and id. */
+export interface ObjectKey {
+  readonly collection: string;
+  readonly id: string;
+}
+
 /** A change to one object, reported to subscribers after its transaction commits. */
 export interface ChangeEvent {
   readonly collection: string;

@@ -7,7 +7,7 @@
 import type { Statement } from '../sqlite.js';
 import type { Change } from '../types.js';
 import type { ChangeSelection } from './change-feed.js';
-import type { ReplicaCore } from './core.js';
+import type { ObjectKey, ReplicaCore } from './core.js';
 
 /** Local writes to one object waiting for the hub, as one change (see `Outbox.pendingChanges`). */
 export interface PendingChange {
@@ -27,12 +27,6 @@ export interface QuarantinedObject {
   message: string;
   /** When it was set aside (ms since the epoch). */
   at: number;
-}
-
-/** One object of a replica, by collection and id. */
-export interface ObjectKey {
-  readonly collection: string;
-  readonly id: string;
 }
 
 interface OutboxRow {
