@@ -17,6 +17,7 @@ import { type PeerRecord, PeerRecords } from './replica/peer-ledger.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
+import { TombstoneCollector } from './replica/tombstones.js';
 import { checkCounters, checkFields, checkId, checkRemote } from './replica/validate.js';
 import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
 import type { Statement } from './sqlite.js';
@@ -77,6 +78,7 @@ export class ReplicaStore {
   private readonly feed: FeedReader;
   private readonly outbox: OutboxQueue;
   private readonly peerRecords: PeerRecords;
+  private readonly tombstones: TombstoneCollector;
   private readonly st: Record<string, Statement>;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
@@ -88,6 +90,7 @@ export class ReplicaStore {
     this.clock = core.clock;
     this.feed = new FeedReader(core);
     this.peerRecords = new PeerRecords(core);
+    this.tombstones = new TombstoneCollector(core);
     this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
@@ -620,25 +623,12 @@ export class ReplicaStore {
    * resync): no tombstone, nothing to sync. Returns how many were removed.
    */
   evict(objects: readonly { collection: string; id: string }[]): number {
-    let n = 0;
-    this.transaction(() => {
-      const del = this.core.db.prepare('DELETE FROM objects WHERE collection = ? AND id = ?');
-      for (const o of objects) {
-        this.core.forget(o.collection, o.id);
-        n += del.run(o.collection, o.id).changes;
-        this.core.merge.deleteObject(o.collection, o.id);
-      }
-    });
-    return n;
+    return this.tombstones.evict(objects);
   }
 
   /** Drops every object (not the outbox or peers): a terminal's full resync starts from this. */
   clearObjects(): void {
-    this.transaction(() => {
-      this.core.db.exec('DELETE FROM objects');
-      this.core.merge.deleteAll();
-      this.core.forgetAll();
-    });
+    this.tombstones.clearObjects();
   }
 
   /**
@@ -647,20 +637,12 @@ export class ReplicaStore {
    * {@link tombstoneHorizon} must be resynced, because it may hold objects whose deletion it never heard.
    */
   collectTombstones(upToSeq: number): number {
-    return this.transaction(() => {
-      const dead = this.core.db
-        .prepare('SELECT collection, id FROM objects WHERE alive = 0 AND seq <= ?')
-        .all(upToSeq) as { collection: string; id: string }[];
-      for (const d of dead) this.core.merge.deleteObject(d.collection, d.id);
-      const n = this.core.db.prepare('DELETE FROM objects WHERE alive = 0 AND seq <= ?').run(upToSeq).changes;
-      if (n > 0) this.core.setMeta('gc_seq', String(Math.max(upToSeq, this.tombstoneHorizon())));
-      return n;
-    });
+    return this.tombstones.collectTombstones(upToSeq);
   }
 
   /** Highest sequence up to which tombstones were collected (0 = never). */
   tombstoneHorizon(): number {
-    return Number(this.core.meta('gc_seq') ?? '0');
+    return this.tombstones.tombstoneHorizon();
   }
 
   /**
