@@ -1,29 +1,22 @@
 /**
- * The hub's sync server: one handler per message kind (hello, push, pull, time), in the manner of aedes'
- * lib/handlers. Devices reach it through the {@link DeviceChannel}; the hub's replica is a ReplicaStore in
- * the data directory. docs/protocol.md describes the exchange.
+ * The hub's sync server: opens the hub's replica (a ReplicaStore in the data directory), keeps one
+ * session per device, decodes what devices send on the {@link DeviceChannel} and hands each message to
+ * the dispatcher (`handlers/index.ts`, one handler per message kind), and pages the change feed down to
+ * every device. docs/protocol.md describes the exchange.
  *
  * Outcomes a device must hear (a refused batch, a malformed message) are `reject` messages sent back,
  * never exceptions: one misbehaving device never stops the hub from serving the others.
  */
 import { join } from 'node:path';
 import {
-  type Change,
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeMessage,
   encodeMessage,
   filterFields,
-  type HelloMessage,
-  isSyncError,
-  type PullMessage,
-  type PushMessage,
-  type RebasedStamp,
   ReplicaStore,
   type Schema,
-  SyncError,
+  type SyncError,
   type SyncMessage,
-  splitChanges,
-  type TimeMessage,
 } from '@backroom/sync-core';
 import { Access, type FilterTable } from '../access/access.js';
 import type { DevicePrincipal } from '../auth/device.js';
@@ -32,8 +25,10 @@ import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
 import { ReadingsIngest } from '../telemetry/readings.js';
 import { Feed } from './feed.js';
+import type { SyncContext } from './handlers/context.js';
+import { handle } from './handlers/index.js';
 import { nextPage } from './pages.js';
-import { checkPush } from './push-guard.js';
+import { type Refusal, rejectMessage } from './refusal.js';
 import { DeviceSession } from './session.js';
 
 /** The hub's node id in stamps. `@` cannot appear in a device id, so it never collides with one. */
@@ -50,29 +45,21 @@ export interface SyncServerOptions {
   readonly logger: HubLogger;
 }
 
-type Handler<M extends SyncMessage> = (server: SyncServer, session: DeviceSession, m: M) => void;
-
-/** One handler per message kind a device may send. */
-const handlers: { [K in SyncMessage['k']]?: Handler<Extract<SyncMessage, { k: K }>> } = {
-  hello: handleHello,
-  push: handlePush,
-  pull: handlePull,
-  time: handleTime,
-  reject: (server, session, m) => server.log.warn({ deviceId: session.deviceId, code: m.code }, m.message),
-};
-
 /** The hub's sync server. Create with {@link SyncServer.start}; `close()` flushes and closes the store. */
 export class SyncServer {
+  /** The hub's replica: the object routes and the tests read and write it. */
   readonly store: ReplicaStore;
-  readonly sessions = new Map<string, DeviceSession>();
-  readonly maxMessageBytes: number;
+  private readonly sessions = new Map<string, DeviceSession>();
+  private readonly maxMessageBytes: number;
   /** The change feed, read once for every device. */
-  readonly feed: Feed;
+  private readonly feed: Feed;
+  /** What the message handlers see of this server. */
+  private readonly context: SyncContext;
   private readonly gcTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private closed = false;
 
-  private constructor(readonly opts: SyncServerOptions) {
+  private constructor(private readonly opts: SyncServerOptions) {
     const { config, channel, logger, schema } = opts;
     this.maxMessageBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, config.maxPacketBytes - PACKET_OVERHEAD);
     this.store = ReplicaStore.open({
@@ -87,6 +74,17 @@ export class SyncServer {
     const project: Record<string, string[]> = {};
     for (const [c, f] of opts.filters) project[c] = filterFields(f);
     this.feed = new Feed(this.store, project);
+    this.context = {
+      hubId: HUB_NODE_ID,
+      store: this.store,
+      config,
+      maxMessageBytes: this.maxMessageBytes,
+      log: logger,
+      access: (principal, clientVars) => new Access(principal, schema, opts.filters, clientVars),
+      send: (session, m) => this.send(session, m),
+      reject: (session, refusal, batchId) => this.reject(session, refusal, batchId),
+      wake: (session) => this.wake(session),
+    };
     channel.onMessage((deviceId, payload, principal) => this.onMessage(deviceId, payload, principal));
     channel.onConnect((p) => this.onConnect(p));
     channel.onDisconnect((id) => this.onDisconnect(id));
@@ -106,12 +104,12 @@ export class SyncServer {
     return new SyncServer(opts);
   }
 
-  get log(): HubLogger {
+  private get log(): HubLogger {
     return this.opts.logger;
   }
 
   /** Sends one message to a device; failures (device gone, hub closing) are logged, never thrown. */
-  send(session: DeviceSession, m: SyncMessage): void {
+  private send(session: DeviceSession, m: SyncMessage): void {
     let payload: Uint8Array;
     try {
       payload = encodeMessage(m, { maxBytes: this.maxMessageBytes });
@@ -124,24 +122,17 @@ export class SyncServer {
     });
   }
 
-  reject(
-    session: DeviceSession,
-    code: string,
-    message: string,
-    batchId?: string,
-    object?: { collection: string; id: string },
-  ): void {
-    this.send(session, {
-      k: 'reject',
-      code,
-      message,
-      ...(batchId === undefined ? {} : { batchId }),
-      ...(object === undefined ? {} : { object }),
-    });
+  /** Logs a refusal and sends the device its `reject`. */
+  private reject(session: DeviceSession, refusal: Refusal, batchId?: string): void {
+    this.log.warn(
+      { deviceId: session.deviceId, code: refusal.code, details: refusal.details },
+      'sync message refused',
+    );
+    this.send(session, rejectMessage(refusal, batchId));
   }
 
   /** Schedules the next page for a device, coalescing bursts of commits into one scan. */
-  wake(session: DeviceSession): void {
+  private wake(session: DeviceSession): void {
     if (session.scheduled || this.closed) return;
     session.scheduled = true;
     setImmediate(() => {
@@ -199,41 +190,19 @@ export class SyncServer {
     } catch (e) {
       const err = e as SyncError;
       this.log.warn({ deviceId, code: err.code, details: err.details }, 'bad sync message');
-      this.reject(session, err.code ?? 'SYNC_ERR_MESSAGE_MALFORMED', err.message);
+      this.send(
+        session,
+        rejectMessage({ code: err.code ?? 'SYNC_ERR_MESSAGE_MALFORMED', message: err.message }),
+      );
       return;
     }
-    const handler = handlers[m.k] as Handler<SyncMessage> | undefined;
-    if (!handler) {
-      this.reject(session, 'SYNC_ERR_PROTOCOL', `a device does not send "${m.k}" messages`);
-      return;
-    }
-    try {
-      handler(this, session, m);
-    } catch (e) {
-      const batchId = m.k === 'push' ? m.batchId : undefined;
-      if (isSyncError(e)) {
-        this.log.warn({ deviceId, code: e.code, details: e.details }, 'sync message refused');
-        const { collection, id } = e.details as { collection?: unknown; id?: unknown };
-        const object =
-          m.k === 'push' && typeof collection === 'string' && typeof id === 'string' && collection && id
-            ? { collection, id }
-            : undefined;
-        this.reject(session, e.code, e.message, batchId, object);
-      } else {
-        this.log.error({ err: e, deviceId, kind: m.k }, 'sync handler failed');
-        this.reject(session, 'SYNC_ERR_PROTOCOL', 'the hub could not process this message', batchId);
-      }
-    }
+    handle(this.context, session, m);
   }
 
   private session(principal: DevicePrincipal): DeviceSession {
     let s = this.sessions.get(principal.deviceId);
     if (!s) {
-      s = new DeviceSession(
-        principal,
-        new Access(principal, this.opts.schema, this.opts.filters, {}),
-        this.store,
-      );
+      s = new DeviceSession(principal, this.context.access(principal, {}), this.store);
       this.sessions.set(principal.deviceId, s);
     }
     return s;
@@ -307,123 +276,4 @@ export class SyncServer {
     }
     this.wake(session); // a long stretch with nothing for this device: go on after other work
   }
-}
-
-function parseCursor(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new SyncError('SYNC_ERR_MESSAGE_MALFORMED', 'cursor out of range', { cursor: text });
-  }
-  return n;
-}
-
-function handleHello(server: SyncServer, session: DeviceSession, m: HelloMessage): void {
-  const { store } = server;
-  if (m.deviceId !== session.deviceId) {
-    throw new SyncError('SYNC_ERR_PROTOCOL', 'hello names another device', { deviceId: m.deviceId });
-  }
-  session.access = new Access(session.principal, server.opts.schema, server.opts.filters, m.clientVars);
-  let cursor = parseCursor(m.cursor);
-  const effective = Number(store.peerCursor(session.deviceId) ?? 0);
-  const horizon = store.tombstoneHorizon();
-  // Away longer than the tombstone retention, or ahead of this hub (restored from an older backup):
-  // the device starts over, so it can never resurrect what was deleted meanwhile.
-  const resync = (cursor > 0 && cursor < horizon && effective < horizon) || cursor > store.currentSeq();
-  if (resync || cursor === 0) {
-    cursor = 0;
-    session.clearHolds();
-  }
-  session.acked = cursor;
-  session.scanned = cursor;
-  session.fromZero = cursor === 0;
-  session.inFlight = undefined;
-  session.toldCaughtUp = false;
-  session.pushed.clear();
-  session.greeted = true;
-  session.online = true;
-  const hubTime = Date.now();
-  session.clockSkewMs = m.wallTime - hubTime;
-  session.persist(true);
-  server.send(session, {
-    k: 'welcome',
-    hubId: HUB_NODE_ID,
-    hubTime,
-    offsetMs: hubTime - m.wallTime,
-    resync,
-    maxMessageBytes: server.maxMessageBytes,
-    maxSkewMs: server.opts.config.maxSkewMs,
-  });
-  if (Math.abs(session.clockSkewMs) > server.opts.config.maxSkewMs) {
-    // Flagged even when its stamps need no rebasing (it placed its offline writes at hub time itself):
-    // the terminal's clock is wrong, and the store should know.
-    session.flagged = true;
-    server.log.warn({ deviceId: session.deviceId, clockSkewMs: session.clockSkewMs }, 'device clock is off');
-  }
-  server.wake(session);
-}
-
-function handlePush(server: SyncServer, session: DeviceSession, m: PushMessage): void {
-  if (!session.greeted) throw new SyncError('SYNC_ERR_PROTOCOL', 'push before hello', {});
-  const { store } = server;
-  const visible = checkPush(store, session.access, m.changes);
-  const result = store.applyRemote(m.changes);
-  // The device holds what it pushed: pages will not send its own objects back to it.
-  store.transaction(() => {
-    for (const c of m.changes) {
-      const key = `${c.collection}\u0000${c.id}`;
-      session.pushed.add(key);
-      if (visible.has(key) && !session.holds(c.collection, c.id)) session.setHolds(c.collection, c.id, true);
-    }
-  });
-  let state: Change[] = [];
-  let rebased: RebasedStamp[] = [];
-  if (result.rebased.length) {
-    session.flagged = true;
-    rebased = result.rebased.map((r) => ({ ...r }));
-    const seen = new Set<string>();
-    for (const r of rebased) {
-      const k = `${r.collection}\u0000${r.id}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      const ch = store.changeFor(r.collection, r.id);
-      if (ch) state.push(ch);
-    }
-    server.log.warn(
-      { deviceId: session.deviceId, rebased: rebased.length, clockSkewMs: session.clockSkewMs },
-      'device stamps too far ahead: rebased',
-    );
-    // The ack must fit one message: send the state of as many objects as fit (agents whose clock is ahead
-    // push small batches, so all of them normally do).
-    if (state.length) {
-      const envelope = encodeMessage({ k: 'ack', batchId: m.batchId, rebased, state: [] }).length;
-      state = splitChanges(state, server.maxMessageBytes, envelope)[0] ?? [];
-    }
-  }
-  server.send(session, { k: 'ack', batchId: m.batchId, rebased, state });
-}
-
-function handlePull(server: SyncServer, session: DeviceSession, m: PullMessage): void {
-  if (!session.greeted) throw new SyncError('SYNC_ERR_PROTOCOL', 'pull before hello', {});
-  const since = parseCursor(m.since);
-  const flight = session.inFlight;
-  if (flight && since >= flight.cursor) {
-    // The device has the page: now record which objects it holds.
-    for (const [c, id, has] of flight.view) session.setHolds(c, id, has);
-    session.inFlight = undefined;
-  }
-  if (since < session.acked || (flight && since < flight.cursor)) {
-    // The device is behind what we sent (a page was lost): start again from its cursor.
-    session.inFlight = undefined;
-    session.scanned = since;
-  }
-  session.acked = since;
-  session.scanned = Math.max(session.scanned, since);
-  session.lastSyncAt = Date.now();
-  session.persist(true);
-  server.wake(session);
-}
-
-function handleTime(server: SyncServer, session: DeviceSession, m: TimeMessage): void {
-  if (m.t1 !== undefined) return; // a reply: the hub never probes
-  server.send(session, { k: 'time', t0: m.t0, t1: Date.now() });
 }

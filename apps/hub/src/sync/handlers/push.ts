@@ -1,0 +1,58 @@
+/**
+ * `push`: a batch of a device's changes (docs/protocol.md, "Push and ack"). Every change is checked by
+ * the push guard before anything is merged; the batch is then applied in one transaction, all or nothing,
+ * and acknowledged, with the stamps the hub rebased and the state of the rebased objects.
+ */
+import {
+  type Change,
+  encodeMessage,
+  type PushMessage,
+  type RebasedStamp,
+  splitChanges,
+} from '@backroom/sync-core';
+import { checkPush } from '../push-guard.js';
+import type { DeviceSession } from '../session.js';
+import type { SyncContext } from './context.js';
+
+/**
+ * Checks, merges and acknowledges one batch. A refused batch is a `reject` naming the object that caused it;
+ * nothing of it is applied.
+ */
+export function handlePush(ctx: SyncContext, session: DeviceSession, m: PushMessage): void {
+  const { store } = ctx;
+  const visible = checkPush(store, session.access, m.changes);
+  const result = store.applyRemote(m.changes);
+  // The device holds what it pushed: pages will not send its own objects back to it.
+  store.transaction(() => {
+    for (const c of m.changes) {
+      const key = `${c.collection}\u0000${c.id}`;
+      session.pushed.add(key);
+      if (visible.has(key) && !session.holds(c.collection, c.id)) session.setHolds(c.collection, c.id, true);
+    }
+  });
+  let state: Change[] = [];
+  let rebased: RebasedStamp[] = [];
+  if (result.rebased.length) {
+    session.flagged = true;
+    rebased = result.rebased.map((r) => ({ ...r }));
+    const seen = new Set<string>();
+    for (const r of rebased) {
+      const k = `${r.collection}\u0000${r.id}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const ch = store.changeFor(r.collection, r.id);
+      if (ch) state.push(ch);
+    }
+    ctx.log.warn(
+      { deviceId: session.deviceId, rebased: rebased.length, clockSkewMs: session.clockSkewMs },
+      'device stamps too far ahead: rebased',
+    );
+    // The ack must fit one message: send the state of as many objects as fit (agents whose clock is ahead
+    // push small batches, so all of them normally do).
+    if (state.length) {
+      const envelope = encodeMessage({ k: 'ack', batchId: m.batchId, rebased, state: [] }).length;
+      state = splitChanges(state, ctx.maxMessageBytes, envelope)[0] ?? [];
+    }
+  }
+  ctx.send(session, { k: 'ack', batchId: m.batchId, rebased, state });
+}
