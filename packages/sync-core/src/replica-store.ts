@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type SyncClock, stampFromString, stampToString, type TimeBase } from './clock.js';
 import { SyncError } from './errors.js';
-import { applyChange, type ObjectState } from './merge.js';
+import { applyChange } from './merge.js';
 import {
   type ChangedObject,
   type ChangeSelection,
@@ -10,6 +10,7 @@ import {
   selectChange,
 } from './replica/change-feed.js';
 import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './replica/core.js';
+import { LocalWrites } from './replica/local-writes.js';
 import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
 import { OutboxQueue, type PendingChange, type QuarantinedObject } from './replica/outbox.js';
@@ -18,10 +19,10 @@ import { type QueryOptions, type QueryResult, runQuery } from './replica/query.j
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
 import { TombstoneCollector } from './replica/tombstones.js';
-import { checkCounters, checkFields, checkId, checkRemote } from './replica/validate.js';
-import { type CollectionDef, precedenceOf, type Schema } from './schema.js';
+import { checkRemote } from './replica/validate.js';
+import type { CollectionDef, Schema } from './schema.js';
 import type { Statement } from './sqlite.js';
-import type { Change, CounterIncrement, FieldWrite, Stamp, StoredObject, Version } from './types.js';
+import type { Change, FieldWrite, Stamp, StoredObject, Version } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 import { compareStored, type StoredVersion } from './version.js';
 
@@ -79,6 +80,7 @@ export class ReplicaStore {
   private readonly outbox: OutboxQueue;
   private readonly peerRecords: PeerRecords;
   private readonly tombstones: TombstoneCollector;
+  private readonly writes: LocalWrites;
   private readonly st: Record<string, Statement>;
   /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
   private readonly rebasedNodes: Set<string>;
@@ -92,6 +94,7 @@ export class ReplicaStore {
     this.peerRecords = new PeerRecords(core);
     this.tombstones = new TombstoneCollector(core);
     this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
+    this.writes = new LocalWrites(core, this.outbox);
     const db = core.db;
     this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
     this.st = {
@@ -144,11 +147,8 @@ export class ReplicaStore {
     id: string,
     fields: Readonly<Record<string, unknown>>,
     opts: { role?: string } = {},
-  ) {
-    const def = this.collection(collection);
-    checkId(id);
-    const values = checkFields(def, fields, true);
-    return this.transaction(() => this.localSet(def, id, values, opts.role ?? this.core.role, true));
+  ): StoredObject {
+    return this.writes.put(collection, id, fields, opts);
   }
 
   /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
@@ -157,21 +157,8 @@ export class ReplicaStore {
     id: string,
     fields: Readonly<Record<string, unknown>>,
     opts: { role?: string } = {},
-  ) {
-    const def = this.collection(collection);
-    checkId(id);
-    const values = checkFields(def, fields);
-    return this.transaction(() => {
-      if (def.merge === 'object') {
-        // Whole-object merge: every write carries every field, so the newest write wins as a whole.
-        const cur = this.core.load(def, id);
-        for (const f of def.fieldNames) {
-          if (def.fields[f].type !== 'counter' && !(f in values))
-            values[f] = cur.alive ? (cur.doc[f] ?? null) : null;
-        }
-      }
-      return this.localSet(def, id, values, opts.role ?? this.core.role, false);
-    });
+  ): StoredObject {
+    return this.writes.patch(collection, id, fields, opts);
   }
 
   /**
@@ -179,15 +166,7 @@ export class ReplicaStore {
    * @returns false when there was no live object.
    */
   delete(collection: string, id: string, opts: { role?: string } = {}): boolean {
-    const def = this.collection(collection);
-    checkId(id);
-    return this.transaction(() => {
-      const state = this.core.load(def, id);
-      if (!state.alive) return false;
-      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
-      this.localApply(def, state, { collection, id, exists: { v: false, ver } });
-      return true;
-    });
+    return this.writes.delete(collection, id, opts);
   }
 
   /**
@@ -202,22 +181,8 @@ export class ReplicaStore {
     id: string,
     deltas: Readonly<Record<string, number>>,
     opts: { role?: string } = {},
-  ) {
-    const def = this.collection(collection);
-    checkId(id);
-    const entries = checkCounters(def, id, deltas, 'delta');
-    return this.transaction(() => {
-      const state = this.core.load(def, id);
-      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
-      const op = `${ver.n}/${stampToString(ver.s)}`;
-      const incs: CounterIncrement[] = entries.map(([field, delta]) => ({ field, delta, ver, op }));
-      return this.localApply(def, state, {
-        collection,
-        id,
-        incs,
-        exists: state.ever === null ? { v: true, ver } : undefined,
-      });
-    });
+  ): StoredObject {
+    return this.writes.increment(collection, id, deltas, opts);
   }
 
   /**
@@ -231,22 +196,8 @@ export class ReplicaStore {
     id: string,
     values: Readonly<Record<string, number>>,
     opts: { role?: string } = {},
-  ) {
-    const def = this.collection(collection);
-    checkId(id);
-    const entries = checkCounters(def, id, values, 'value');
-    return this.transaction(() => {
-      const state = this.core.load(def, id);
-      const ver = this.version(def, state.doc, opts.role ?? this.core.role);
-      const bases: Record<string, FieldWrite> = {};
-      for (const [f, v] of entries) bases[f] = { v, ver };
-      return this.localApply(def, state, {
-        collection,
-        id,
-        bases,
-        exists: state.ever === null ? { v: true, ver } : undefined,
-      });
-    });
+  ): StoredObject {
+    return this.writes.setCounter(collection, id, values, opts);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -687,47 +638,6 @@ export class ReplicaStore {
   // ---------------------------------------------------------------------------------------------------
   // Internals
 
-  private version(
-    def: CollectionDef,
-    doc: Readonly<Record<string, unknown>>,
-    role: string | undefined,
-  ): Version {
-    const s = this.core.wallRuns ? this.core.wallRuns.stamp() : this.clock.now();
-    return { p: precedenceOf(def, doc, role), s, n: this.nodeId };
-  }
-
-  /**
-   * A put (`create`: also says the object exists) or a patch. A patch of a live object writes its fields
-   * only: it does not vote on existence, so it cannot undo a concurrent delete, nor bring back an object
-   * whose deletion this replica has not heard of yet.
-   */
-  private localSet(
-    def: CollectionDef,
-    id: string,
-    values: Record<string, unknown>,
-    role: string | undefined,
-    create: boolean,
-  ) {
-    const state = this.core.load(def, id);
-    // Field precedence reads the object as it will be after the write; other rules need no copy.
-    const after =
-      state.alive && def.precedence && 'field' in def.precedence ? { ...state.doc, ...values } : values;
-    const ver = this.version(def, after, role);
-    const fields: Record<string, FieldWrite> = {};
-    for (const f in values) fields[f] = { v: values[f], ver };
-    const exists = create || !state.alive ? { v: true, ver } : undefined;
-    return this.localApply(def, state, { collection: def.name, id, fields, ...(exists ? { exists } : {}) });
-  }
-
-  private localApply(def: CollectionDef, state: ObjectState, change: Change): StoredObject {
-    if (applyChange(def, state, change, this.core.merge, () => this.core.nextSeq()))
-      this.core.markDirty(state, false, change);
-    // The outbox names the object (and the increment): the push reads this node's registers at push time.
-    if (this.core.useOutbox) this.outbox.enqueue(change);
-    return toStoredObject(def, state);
-  }
-
-  /** Stamps of the batch that are too far ahead, mapped to fresh local stamps in their original order. */
   /**
    * Stamps of the batch to replace, keyed `node/stamp`: those too far ahead get fresh local stamps in
    * their original order. Every replacement is recorded, so a redelivered change is re-stamped to the
