@@ -11,34 +11,11 @@ import { VectorStore } from '@backroom/vector-store';
 import pino from 'pino';
 import { createAgentApi } from './api/server.js';
 import type { SyncStatus } from './api/status.js';
+import { type AgentOptions, resolveAgentOptions } from './options.js';
 import { SyncClient } from './sync/sync-client.js';
 import { MqttTransport } from './transport/mqtt-transport.js';
 
-export interface AgentOptions {
-  /** The hub: `mqtt://HOST:PORT` (or `mqtts://`, `ws://HOST:PORT/mqtt`). */
-  readonly hubUrl: string;
-  readonly deviceId: string;
-  /** The credential printed by `backroom-hub devices add`, or a JWT. */
-  readonly token: string;
-  /** Where the replica lives (created if missing). */
-  readonly dataDir: string;
-  /** Local API port on 127.0.0.1; default 7070, 0 picks a free port. */
-  readonly apiPort?: number;
-  /** Collection schema (JSON); default the retail schema shipped with sync-core. */
-  readonly schemaFile?: string;
-  /** Values for `$client.VAR` in the hub's sync filters. */
-  readonly clientVars?: Readonly<Record<string, string>>;
-  readonly logLevel?: string;
-  readonly maxMessageBytes?: number;
-  /** Writer role for role-based precedence (default `pos`). */
-  readonly role?: string;
-  /**
-   * Reconnect backoff bounds, ms (defaults 500 and 30 000, or BACKROOM_RECONNECT_MIN_MS and
-   * BACKROOM_RECONNECT_MAX_MS).
-   */
-  readonly reconnectMinMs?: number;
-  readonly reconnectMaxMs?: number;
-}
+export type { AgentOptions } from './options.js';
 
 /** A running agent. */
 export interface Agent {
@@ -66,14 +43,18 @@ function readSchema(file: string): Schema {
 }
 
 /**
- * Starts an agent: opens (or creates) the replica, serves the local API, and syncs with the hub whenever
- * it can be reached. Resolves once the API listens; the hub need not be up.
+ * Starts an agent: checks the options (./options.ts; those from `backroom-agent`'s command line are checked
+ * already), opens (or creates) the replica, serves the local API, and syncs with the hub whenever it can be
+ * reached. Resolves once the API listens; the hub need not be up.
+ *
+ * @throws TypeError listing every problem with the options, before anything is opened.
  * @example
  * const agent = await createAgent({ hubUrl: 'mqtt://hub.local:1883', deviceId: 'till-1', token, dataDir: './data' });
  * agent.store.increment('inventory', 'SKU-1', { stock: -1 });
  */
-export async function createAgent(o: AgentOptions): Promise<Agent> {
-  const logger = pino({ level: o.logLevel ?? 'info', base: { deviceId: o.deviceId } }, pino.destination(2));
+export async function createAgent(options: AgentOptions): Promise<Agent> {
+  const o = resolveAgentOptions(options);
+  const logger = pino({ level: o.logLevel, base: { deviceId: o.deviceId } }, pino.destination(2));
   const schema = readSchema(o.schemaFile ?? DEFAULT_SCHEMA_FILE);
   // A terminal's sales are nobody else's business on that machine: the data folder is private (0700),
   // also when it already existed; the replica files are 0600 (the store sees to that).
@@ -91,6 +72,8 @@ export async function createAgent(o: AgentOptions): Promise<Agent> {
     deviceId: o.deviceId,
     token: o.token,
     logger: logger.child({ component: 'mqtt' }),
+    // Unset by a library caller: the environment's, as documented on AgentOptions (backroom-agent has
+    // read and checked those variables already).
     minBackoffMs: o.reconnectMinMs ?? envNumber('BACKROOM_RECONNECT_MIN_MS'),
     maxBackoffMs: o.reconnectMaxMs ?? envNumber('BACKROOM_RECONNECT_MAX_MS'),
   });
@@ -112,7 +95,7 @@ export async function createAgent(o: AgentOptions): Promise<Agent> {
       store,
       vectors,
       status: () => client.status(),
-      port: o.apiPort ?? 7070,
+      port: o.apiPort,
       logger,
     });
   } catch (e) {

@@ -1,26 +1,22 @@
 /**
- * `backroom-agent`'s command line: flags, their environment variables and defaults, parsed into the
- * options of `createAgent`. Pure (no I/O), so it is tested without starting anything.
+ * `backroom-agent`'s command line: flags and their environment variables parsed into a raw options object,
+ * which the agent's options schema (./options.ts) checks, fills with defaults and freezes. Every problem,
+ * from the command line or the schema, is reported at once, named by its flag. Pure (no I/O), so it is
+ * tested without starting anything.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-
-/** What `createAgent` needs from the command line (the shape of `AgentOptions`). */
-export interface AgentCliOptions {
-  hubUrl: string;
-  deviceId: string;
-  token: string;
-  dataDir: string;
-  apiPort: number;
-  schemaFile?: string;
-  clientVars?: Record<string, string>;
-  logLevel: string;
-  maxMessageBytes?: number;
-}
+import {
+  type AgentOptions,
+  CLIENT_VAR_NAME,
+  checkAgentOptions,
+  describeProblem,
+  type ResolvedAgentOptions,
+} from './options.js';
 
 /** The outcome of {@link parseAgentArgs}. */
 export type AgentCliParse =
-  | { readonly kind: 'run'; readonly options: AgentCliOptions }
+  | { readonly kind: 'run'; readonly options: ResolvedAgentOptions }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly problems: readonly string[] };
 
@@ -45,18 +41,43 @@ Options:
                           (default info; logs are JSON on stderr)
   --max-message-bytes N   largest sync message (default: the protocol's)  BACKROOM_MAX_MESSAGE_BYTES
   -h, --help              show this help
+Environment only:
+  BACKROOM_RECONNECT_MIN_MS, BACKROOM_RECONNECT_MAX_MS
+                          reconnect backoff bounds in ms (default 500 and 30000)
 
 On start-up it prints one line of JSON on stdout: {"event":"listening","api":PORT}.
 `;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const HUB_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
-const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** How a flag or environment variable fills one option. */
+interface Setting {
+  readonly key: keyof AgentOptions;
+  /** The flag, without `--`; none for an environment-only setting. */
+  readonly flag?: string;
+  readonly env: string;
+  /** `path`: resolved against the working folder; `int`: digits become a number (anything else is left for the schema to refuse). */
+  readonly kind: 'string' | 'path' | 'int';
+}
+
+/** Every option the command line sets, but `clientVars` (repeatable, see {@link parseAgentArgs}). */
+const SETTINGS: readonly Setting[] = [
+  { key: 'hubUrl', flag: 'hub', env: 'BACKROOM_HUB', kind: 'string' },
+  { key: 'deviceId', flag: 'device-id', env: 'BACKROOM_DEVICE_ID', kind: 'string' },
+  { key: 'token', flag: 'token', env: 'BACKROOM_TOKEN', kind: 'string' },
+  { key: 'dataDir', flag: 'data', env: 'BACKROOM_AGENT_DATA', kind: 'path' },
+  { key: 'apiPort', flag: 'api-port', env: 'BACKROOM_API_PORT', kind: 'int' },
+  { key: 'schemaFile', flag: 'schema', env: 'BACKROOM_SCHEMA', kind: 'path' },
+  { key: 'logLevel', flag: 'log-level', env: 'BACKROOM_LOG_LEVEL', kind: 'string' },
+  { key: 'maxMessageBytes', flag: 'max-message-bytes', env: 'BACKROOM_MAX_MESSAGE_BYTES', kind: 'int' },
+  { key: 'reconnectMinMs', env: 'BACKROOM_RECONNECT_MIN_MS', kind: 'int' },
+  { key: 'reconnectMaxMs', env: 'BACKROOM_RECONNECT_MAX_MS', kind: 'int' },
+];
+
+/** The replica folder when neither `--data` nor BACKROOM_AGENT_DATA says. */
+const DEFAULT_DATA_DIR = './data/agent';
 
 /**
  * Parses `argv` (without `node` and the script) with `env` as fallback: a flag beats its environment
- * variable, which beats the default; an empty variable counts as unset. Every problem is reported at once.
+ * variable, which beats the default; an empty value counts as unset. Every problem is reported at once.
  *
  * @example
  * const r = parseAgentArgs(process.argv.slice(2), process.env);
@@ -91,60 +112,26 @@ export function parseAgentArgs(
   }
   if (values.help) return { kind: 'help' };
 
-  const problems: string[] = [];
-  const pick = (flag: string, variable: string): string | undefined => {
-    const v = values[flag];
-    if (typeof v === 'string') return v;
-    const e = env[variable];
-    return e === undefined || e === '' ? undefined : e;
-  };
-  const required = (flag: string, variable: string): string => {
-    const v = pick(flag, variable);
-    if (v === undefined || v === '') problems.push(`--${flag} (or ${variable}) is required`);
-    return v ?? '';
-  };
-
-  const hubUrl = required('hub', 'BACKROOM_HUB');
-  if (hubUrl) {
-    let protocol: string | undefined;
-    try {
-      protocol = new URL(hubUrl).protocol;
-    } catch {
-      // reported below
-    }
-    if (!protocol || !HUB_PROTOCOLS.includes(protocol)) {
-      problems.push(
-        `--hub: expected mqtt://HOST:PORT (or mqtts://, ws://, wss://), got ${JSON.stringify(hubUrl)}`,
-      );
-    }
-  }
-  const deviceId = required('device-id', 'BACKROOM_DEVICE_ID');
-  if (deviceId && !DEVICE_ID.test(deviceId)) {
-    problems.push('--device-id: 1 to 64 characters of A-Z a-z 0-9 . _ -');
-  }
-  const token = required('token', 'BACKROOM_TOKEN');
-
-  const apiPortText = pick('api-port', 'BACKROOM_API_PORT') ?? '7070';
-  const apiPort = Number(apiPortText);
-  if (!/^\d+$/.test(apiPortText) || apiPort > 65535) {
-    problems.push(`--api-port: an integer from 0 to 65535, got ${JSON.stringify(apiPortText)}`);
-  }
-
-  const logLevel = pick('log-level', 'BACKROOM_LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level: one of ${LOG_LEVELS.join(', ')}`);
-
-  const maxText = pick('max-message-bytes', 'BACKROOM_MAX_MESSAGE_BYTES');
-  const maxMessageBytes = maxText === undefined ? undefined : Number(maxText);
-  if (maxText !== undefined && (!/^\d+$/.test(maxText) || maxMessageBytes === 0)) {
-    problems.push(`--max-message-bytes: a positive integer, got ${JSON.stringify(maxText)}`);
+  // The raw options: each setting's text as given (flag, else variable), converted but not yet checked.
+  const raw: Record<string, unknown> = {};
+  const given = new Map<string, string>();
+  for (const s of SETTINGS) {
+    const flagged = s.flag === undefined ? undefined : values[s.flag];
+    const text = typeof flagged === 'string' ? flagged : env[s.env];
+    if (s.key === 'dataDir') raw.dataDir = resolve(cwd, text || DEFAULT_DATA_DIR);
+    if (text === undefined || text === '' || s.key === 'dataDir') continue;
+    given.set(s.key, text);
+    raw[s.key] =
+      s.kind === 'path' ? resolve(cwd, text) : s.kind === 'int' && /^\d+$/.test(text) ? Number(text) : text;
   }
 
   // Client variables: the environment's first, then each flag (a flag overrides the same name).
+  const problems: string[] = [];
   const clientVars: Record<string, string> = {};
   const addVar = (pair: string, where: string) => {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? '' : pair.slice(0, eq);
-    if (!VAR_NAME.test(name)) {
+    if (!CLIENT_VAR_NAME.test(name)) {
       problems.push(`${where}: expected NAME=VALUE with NAME like store_id, got ${JSON.stringify(pair)}`);
       return;
     }
@@ -154,22 +141,24 @@ export function parseAgentArgs(
   if (envVars)
     for (const pair of envVars.split(',')) if (pair.trim()) addVar(pair.trim(), 'BACKROOM_CLIENT_VARS');
   for (const pair of (values['client-var'] as string[] | undefined) ?? []) addVar(pair, '--client-var');
+  if (Object.keys(clientVars).length) raw.clientVars = clientVars;
 
-  if (problems.length) return { kind: 'error', problems };
-
-  const schema = pick('schema', 'BACKROOM_SCHEMA');
-  return {
-    kind: 'run',
-    options: {
-      hubUrl,
-      deviceId,
-      token,
-      dataDir: resolve(cwd, pick('data', 'BACKROOM_AGENT_DATA') ?? './data/agent'),
-      apiPort,
-      ...(schema ? { schemaFile: resolve(cwd, schema) } : {}),
-      ...(Object.keys(clientVars).length ? { clientVars } : {}),
-      logLevel,
-      ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}),
-    },
-  };
+  const checked = checkAgentOptions(raw);
+  if (!checked.ok) {
+    // Named as the user wrote them: the flag (and, for a missing one, its variable too), the text typed.
+    const named = checked.problems.map((p) => {
+      const s = SETTINGS.find((x) => x.key === p.key);
+      const flag = s?.flag === undefined ? (s?.env ?? p.key) : `--${s.flag}`;
+      const name = p.kind === 'missing' && s?.flag ? `${flag} (or ${s.env})` : flag;
+      const text = given.get(p.key);
+      return describeProblem(
+        p,
+        name,
+        p.value === undefined || text === undefined ? undefined : JSON.stringify(text),
+      );
+    });
+    problems.unshift(...named);
+  }
+  if (!checked.ok || problems.length) return { kind: 'error', problems };
+  return { kind: 'run', options: checked.options };
 }
