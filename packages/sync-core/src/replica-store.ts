@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type SyncClock, stampFromString, stampToString, type TimeBase } from './clock.js';
+import { type SyncClock, stampFromString, type TimeBase } from './clock.js';
 import { SyncError } from './errors.js';
-import { applyChange } from './merge.js';
 import {
   type ChangedObject,
   type ChangeSelection,
@@ -16,17 +15,16 @@ import { backupReplica, openReplicaFile } from './replica/open.js';
 import { OutboxQueue, type PendingChange, type QuarantinedObject } from './replica/outbox.js';
 import { type PeerRecord, PeerRecords } from './replica/peer-ledger.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
+import { type ApplyResult, type Rebase, RemoteMerge } from './replica/remote-merge.js';
 import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
 import { TombstoneCollector } from './replica/tombstones.js';
-import { checkRemote } from './replica/validate.js';
 import type { CollectionDef, Schema } from './schema.js';
-import type { Statement } from './sqlite.js';
-import type { Change, FieldWrite, Stamp, StoredObject, Version } from './types.js';
+import type { Change, Stamp, StoredObject } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
-import { compareStored, type StoredVersion } from './version.js';
 
 export type {
+  ApplyResult,
   ChangedObject,
   ChangeEvent,
   ChangeSelection,
@@ -35,24 +33,10 @@ export type {
   PeerRecord,
   PendingChange,
   QuarantinedObject,
+  Rebase,
   ReplicaStoreOptions,
 };
 export { selectChange };
-
-/** One stamp the store re-stamped on receipt because it was too far in the future. */
-export interface Rebase {
-  readonly collection: string;
-  readonly id: string;
-  readonly node: string;
-  readonly from: Stamp;
-  readonly to: Stamp;
-}
-
-/** Result of {@link ReplicaStore.applyRemote}. */
-export interface ApplyResult {
-  readonly objects: number;
-  readonly rebased: readonly Rebase[];
-}
 
 /**
  * A replica of the store's collections in one SQLite file (WAL): the terminal's local store and the
@@ -81,9 +65,7 @@ export class ReplicaStore {
   private readonly peerRecords: PeerRecords;
   private readonly tombstones: TombstoneCollector;
   private readonly writes: LocalWrites;
-  private readonly st: Record<string, Statement>;
-  /** Nodes that ever had a stamp rebased here: only their stamps need a look-up in `rebases`. */
-  private readonly rebasedNodes: Set<string>;
+  private readonly remote: RemoteMerge;
 
   private constructor(core: ReplicaCore) {
     this.core = core;
@@ -95,12 +77,7 @@ export class ReplicaStore {
     this.tombstones = new TombstoneCollector(core);
     this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
     this.writes = new LocalWrites(core, this.outbox);
-    const db = core.db;
-    this.rebasedNodes = new Set(db.prepare('SELECT DISTINCT node FROM rebases').pluck().all() as string[]);
-    this.st = {
-      rebaseGet: db.prepare('SELECT to_s FROM rebases WHERE node = ? AND from_s = ?').pluck(),
-      rebasePut: db.prepare('INSERT OR IGNORE INTO rebases (node, from_s, to_s) VALUES (?, ?, ?)'),
-    };
+    this.remote = new RemoteMerge(core);
   }
 
   /**
@@ -112,8 +89,12 @@ export class ReplicaStore {
    * the file and what is wrong; nothing is left open.
    */
   static open(opts: ReplicaStoreOptions): ReplicaStore {
-    const { db, seq, highWater } = openReplicaFile(opts.path, opts.nodeId, opts.durable);
-    return new ReplicaStore(new ReplicaCore(db, opts, seq, highWater));
+    return openReplicaFile(
+      opts.path,
+      opts.nodeId,
+      opts.durable,
+      ({ db, seq, highWater }) => new ReplicaStore(new ReplicaCore(db, opts, seq, highWater)),
+    );
   }
 
   /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
@@ -213,26 +194,7 @@ export class ReplicaStore {
    * ±(2^53 − 1). Nothing of the batch is applied either way.
    */
   applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
-    this.core.assertOpen();
-    const defs = changes.map((c, i) => checkRemote(this.schema, c, i));
-    const rebase = opts.rebase ?? true;
-    return this.transaction(() => {
-      // Local writes after this must stay after it: they are no longer free to move (restamp.ts).
-      this.core.wallRuns?.remoteSeen();
-      const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
-      const rebased: Rebase[] = [];
-      const before = this.core.changedCount();
-      for (let i = 0; i < changes.length; i++) {
-        let change = changes[i];
-        if (rebaseMap.size) change = this.rebaseChange(change, rebaseMap, rebased);
-        else if (rebase) this.receiveStamps(change);
-        else this.observeStamps(change);
-        const state = this.core.load(defs[i], change.id);
-        if (applyChange(defs[i], state, change, this.core.merge, () => this.core.nextSeq()))
-          this.core.markDirty(state, true);
-      }
-      return { objects: this.core.changedCount() - before, rebased };
-    });
+    return this.remote.applyRemote(changes, opts);
   }
 
   /**
@@ -242,59 +204,7 @@ export class ReplicaStore {
    * wrongly beat while its stamp was in the future comes back.
    */
   applyRebase(rebases: readonly Rebase[], hubState: readonly Change[] = []): void {
-    if (rebases.length === 0 && hubState.length === 0) return;
-    this.transaction(() => {
-      this.core.wallRuns?.remoteSeen();
-      const byObject = new Map<string, Rebase[]>();
-      for (const r of rebases) {
-        const k = `${r.collection}\u0000${r.id}`;
-        byObject.set(k, [...(byObject.get(k) ?? []), r]);
-        this.clock.observe(r.to);
-      }
-      for (const list of byObject.values()) {
-        if (!Object.hasOwn(this.schema.collections, list[0].collection)) continue;
-        const def = this.collection(list[0].collection);
-        const state = this.core.load(def, list[0].id);
-        const map = new Map(list.map((r) => [`${r.node}/${stampToString(r.from)}`, stampToString(r.to)]));
-        const swap = (v: StoredVersion | null) => {
-          const to = v && map.get(`${v[2]}/${v[1]}`);
-          return to && v ? ([v[0], to, v[2]] as StoredVersion) : v;
-        };
-        for (const f of Object.keys(state.vers)) state.vers[f] = swap(state.vers[f])!;
-        for (const f of Object.keys(state.bases)) {
-          const b = state.bases[f];
-          const sv = swap([b[1], b[2], b[3]])!;
-          state.bases[f] = [b[0], sv[0], sv[1], sv[2]];
-        }
-        state.ever = swap(state.ever);
-        if (def.counters.length) {
-          const ops = this.core.merge.list(def.name, state.id);
-          for (const o of ops) {
-            const sv = swap(o.ver)!;
-            if (sv !== o.ver) {
-              this.core.merge.setVersion(def.name, state.id, o, sv);
-              o.ver = sv;
-            }
-          }
-          // The increments' order against the stocktake may have changed: recount.
-          for (const f of def.counters) {
-            const b = state.bases[f];
-            const bv: StoredVersion | null = b ? [b[1], b[2], b[3]] : null;
-            let total = b ? b[0] : 0;
-            let any = !!b;
-            for (const o of ops) {
-              if (o.field !== f) continue;
-              any = true;
-              if (!bv || compareStored(o.ver, bv) > 0) total += o.delta;
-            }
-            if (any) state.doc[f] = total;
-          }
-        }
-        state.seq = this.core.nextSeq();
-        this.core.markDirty(state, true);
-      }
-      if (hubState.length) this.applyRemote(hubState, { rebase: false });
-    });
+    this.remote.applyRebase(rebases, hubState);
   }
 
   /**
@@ -637,95 +547,4 @@ export class ReplicaStore {
 
   // ---------------------------------------------------------------------------------------------------
   // Internals
-
-  /**
-   * Stamps of the batch to replace, keyed `node/stamp`: those too far ahead get fresh local stamps in
-   * their original order. Every replacement is recorded, so a redelivered change is re-stamped to the
-   * same stamp (even once it is no longer ahead): rebasing stays idempotent and every replica agrees.
-   */
-  private rebaseMap(changes: readonly Change[]): Map<string, Stamp> {
-    const map = new Map<string, Stamp>();
-    const ahead: Version[] = [];
-    const check = (v: Version) => {
-      const k = `${v.n}/${v.s}`;
-      if (map.has(k)) return;
-      if (this.rebasedNodes.has(v.n)) {
-        const to = this.st.rebaseGet.get(v.n, stampToString(v.s)) as string | undefined;
-        if (to !== undefined) {
-          map.set(k, stampFromString(to));
-          return;
-        }
-      }
-      if (this.clock.isTooFarAhead(v.s)) {
-        map.set(k, 0n);
-        ahead.push(v);
-      }
-    };
-    for (const c of changes) forEachVersion(c, check);
-    if (ahead.length === 0) return map;
-    ahead.sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : a.n < b.n ? -1 : 1));
-    for (const v of ahead) {
-      const to = this.clock.now();
-      map.set(`${v.n}/${v.s}`, to);
-      this.st.rebasePut.run(v.n, stampToString(v.s), stampToString(to));
-      this.rebasedNodes.add(v.n);
-    }
-    this.core.log?.warn(
-      { count: ahead.length, nodes: [...new Set(ahead.map((v) => v.n))] },
-      'rebased stamps too far ahead',
-    );
-    return map;
-  }
-
-  /** Changes from the hub, the store's time authority, move the clock without the skew check. */
-  private observeStamps(c: Change) {
-    forEachVersion(c, (v) => this.clock.observe(v.s));
-  }
-
-  private receiveStamps(c: Change) {
-    forEachVersion(c, (v) => {
-      this.clock.receive(v.s);
-    });
-  }
-
-  private rebaseChange(c: Change, map: Map<string, Stamp>, out: Rebase[]): Change {
-    const seen = new Set<string>();
-    const fix = (v: Version): Version => {
-      const k = `${v.n}/${v.s}`;
-      const to = map.get(k);
-      if (to === undefined) {
-        this.clock.receive(v.s);
-        return v;
-      }
-      if (!seen.has(k)) {
-        seen.add(k);
-        out.push({ collection: c.collection, id: c.id, node: v.n, from: v.s, to });
-      }
-      return { p: v.p, s: to, n: v.n };
-    };
-    const mapWrites = (w: Readonly<Record<string, FieldWrite>> | undefined) =>
-      w && Object.fromEntries(Object.entries(w).map(([f, x]) => [f, { v: x.v, ver: fix(x.ver) }]));
-    return {
-      collection: c.collection,
-      id: c.id,
-      fields: mapWrites(c.fields),
-      bases: mapWrites(c.bases),
-      // The increment keeps its identity (`op`): a redelivery of the original still counts once.
-      incs: c.incs?.map((i) => ({ ...i, ver: fix(i.ver) })),
-      exists: c.exists && { v: c.exists.v, ver: fix(c.exists.ver) },
-    };
-  }
-}
-
-/** Calls `fn` for each version in a change; a version shared by consecutive writes is visited once. */
-function forEachVersion(c: Change, fn: (v: Version) => void) {
-  let last: Version | undefined;
-  const visit = (v: Version) => {
-    if (v !== last && (last === undefined || v.s !== last.s || v.n !== last.n || v.p !== last.p)) fn(v);
-    last = v;
-  };
-  if (c.exists) visit(c.exists.ver);
-  if (c.fields) for (const f in c.fields) visit(c.fields[f].ver);
-  if (c.bases) for (const f in c.bases) visit(c.bases[f].ver);
-  if (c.incs) for (const i of c.incs) visit(i.ver);
 }

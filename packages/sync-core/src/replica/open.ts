@@ -20,14 +20,20 @@ export interface OpenedReplica {
 }
 
 /**
- * Opens or creates the replica file `file` of node `nodeId` and creates its tables. A missing file (and
- * missing folders) is created, the folders with mode 0700 and the file 0600; an existing file is set to
- * 0600. `durable` selects `synchronous=FULL` (see `openDatabase`).
+ * Opens or creates the replica file `file` of node `nodeId`, creates its tables and hands the result to
+ * `build` (which prepares its statements). A missing file (and missing folders) is created, the folders
+ * with mode 0700 and the file 0600; an existing file is set to 0600. `durable` selects `synchronous=FULL`
+ * (see `openDatabase`).
  * @throws SyncError `SYNC_ERR_STORE_CORRUPT` (`details.file`, the SQLite error in `cause`) when the file
  *   is empty (0 bytes), is not a valid SQLite database or is damaged, was written by a newer format,
- *   belongs to another node id, or cannot be opened at all. Nothing is left open.
+ *   belongs to another node id, or cannot be opened at all, `build` included. Nothing is left open.
  */
-export function openReplicaFile(file: string, nodeId: string, durable?: boolean): OpenedReplica {
+export function openReplicaFile<T>(
+  file: string,
+  nodeId: string,
+  durable: boolean | undefined,
+  build: (opened: OpenedReplica) => T,
+): T {
   let db: Db | undefined;
   try {
     checkReplicaFile(file);
@@ -59,11 +65,8 @@ export function openReplicaFile(file: string, nodeId: string, durable?: boolean)
       );
     }
     const hw = meta.get('clock');
-    return {
-      db,
-      seq: Number(meta.get('seq') ?? '0'),
-      highWater: hw === undefined ? undefined : BigInt(`0x${hw}`),
-    };
+    const seq = Number(meta.get('seq') ?? '0');
+    return build({ db, seq, highWater: hw === undefined ? undefined : BigInt(`0x${hw}`) });
   } catch (e) {
     db?.close();
     if (e instanceof SyncError) throw e;
