@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type SyncClock, stampFromString, type TimeBase } from './clock.js';
+import type { SyncClock, TimeBase } from './clock.js';
 import { SyncError } from './errors.js';
 import {
   type ChangedObject,
@@ -9,6 +9,7 @@ import {
   selectChange,
 } from './replica/change-feed.js';
 import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './replica/core.js';
+import { adoptHubOffset } from './replica/hub-offset.js';
 import { LocalWrites } from './replica/local-writes.js';
 import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
@@ -16,11 +17,11 @@ import { OutboxQueue, type PendingChange, type QuarantinedObject } from './repli
 import { type PeerRecord, PeerRecords } from './replica/peer-ledger.js';
 import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
 import { type ApplyResult, type Rebase, RemoteMerge } from './replica/remote-merge.js';
-import { moveOwnVersions, planRestamp, type RestampResult, stampMover } from './replica/restamp.js';
+import type { RestampResult } from './replica/restamp.js';
 import { type Row, rowToState, toStoredObject } from './replica/rows.js';
 import { TombstoneCollector } from './replica/tombstones.js';
 import type { CollectionDef, Schema } from './schema.js';
-import type { Change, Stamp, StoredObject } from './types.js';
+import type { Change, StoredObject } from './types.js';
 import { createVectorFeed, type VectorFeed } from './vector-feed.js';
 
 export type {
@@ -218,82 +219,7 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_PROTOCOL` inside a transaction (a rollback could not undo the clock).
    */
   adoptHubOffset(offsetMs: number, opts: { measuredAt?: TimeBase } = {}): RestampResult {
-    this.core.assertOpen();
-    if (this.core.inTransaction()) {
-      throw new SyncError('SYNC_ERR_PROTOCOL', 'adoptHubOffset cannot run inside a transaction');
-    }
-    const runs = this.core.wallRuns;
-    const run = runs?.current();
-    const highWater = this.clock.highWater();
-    let result: RestampResult;
-    try {
-      result = this.transaction(() => {
-        runs?.close();
-        const plan = planRestamp(run, offsetMs, highWater, this.clock.timeBase(), opts.measuredAt);
-        if (!run || 'skipped' in plan) {
-          return { stamps: 0, objects: 0, shiftMs: 0, skipped: 'skipped' in plan ? plan.skipped : undefined };
-        }
-        return this.moveUnsentStamps(run.floor, plan.shiftMs);
-      });
-    } catch (e) {
-      // Rolled back: the run is still open and the clock must not stay lowered.
-      runs?.restore(run);
-      this.clock.observe(highWater);
-      throw e;
-    }
-    this.clock.adoptOffset(offsetMs);
-    return result;
-  }
-
-  /** {@link adoptHubOffset}'s move, inside its transaction: this node's stamps above `floor` by `shiftMs`. */
-  private moveUnsentStamps(floor: Stamp, shiftMs: number): RestampResult {
-    const move = stampMover(floor, shiftMs);
-    const moved = new Set<string>();
-    const tracked = (hex: string) => {
-      const to = move(hex);
-      if (to !== undefined) moved.add(to);
-      return to;
-    };
-    // Every write of the run is in the outbox: rows leave it only with a push, after a welcome.
-    const pending = this.outbox.pendingObjects();
-    let objects = 0;
-    for (const o of pending) {
-      if (!Object.hasOwn(this.schema.collections, o.collection)) continue;
-      const def = this.collection(o.collection);
-      const state = this.core.load(def, o.id);
-      if (!state.stored) continue;
-      let changed = moveOwnVersions(state, this.nodeId, tracked);
-      if (def.counters.length) {
-        const renamed = new Map<string, string>();
-        for (const op of this.core.merge.list(def.name, o.id)) {
-          if (op.ver[2] !== this.nodeId) continue;
-          const to = tracked(op.ver[1]);
-          if (to === undefined) continue;
-          // The increment never left: it takes the id of its new stamp, so ids stay unique below the old clock.
-          const id = op.op === `${this.nodeId}/${op.ver[1]}` ? `${this.nodeId}/${to}` : op.op;
-          this.core.merge.rename(def.name, o.id, op, id, [op.ver[0], to, op.ver[2]]);
-          if (id !== op.op) renamed.set(op.op, id);
-          changed = true;
-        }
-        for (const [from, to] of renamed) this.outbox.renameIncrement(def.name, o.id, from, to);
-      }
-      if (changed) {
-        state.seq = this.core.nextSeq();
-        this.core.markDirty(state, true);
-        objects++;
-      }
-    }
-    // The old stamps exist nowhere now: the clock goes on from the highest moved one (or the floor), down
-    // for a clock that ran ahead, up for one that ran behind.
-    let top = floor;
-    for (const hex of moved) {
-      const s = stampFromString(hex);
-      if (s > top) top = s;
-    }
-    this.clock.observe(top);
-    this.clock.retract(top);
-    this.core.log?.info({ stamps: moved.size, objects, shiftMs }, 'offline writes placed at hub time');
-    return { stamps: moved.size, objects, shiftMs };
+    return adoptHubOffset(this.core, this.outbox, offsetMs, opts);
   }
 
   // ---------------------------------------------------------------------------------------------------
