@@ -30,6 +30,7 @@ import { handle } from './handlers/index.js';
 import { nextPage } from './pages.js';
 import { type Refusal, rejectMessage } from './refusal.js';
 import { DeviceSession } from './session.js';
+import { TombstoneCollector } from './tombstone-gc.js';
 
 /** The hub's node id in stamps. `@` cannot appear in a device id, so it never collides with one. */
 export const HUB_NODE_ID = '@hub';
@@ -55,7 +56,7 @@ export class SyncServer {
   private readonly feed: Feed;
   /** What the message handlers see of this server. */
   private readonly context: SyncContext;
-  private readonly gcTimer: NodeJS.Timeout;
+  private readonly tombstones: TombstoneCollector;
   private readonly unsubscribe: () => void;
   private closed = false;
 
@@ -94,9 +95,14 @@ export class SyncServer {
     }
     // Changes from one device reach the others promptly: every commit wakes the idle sessions.
     this.unsubscribe = this.store.subscribe(() => this.wakeAll());
-    const every = Math.max(1000, Math.min(3_600_000, Math.floor(config.tombstoneRetentionMs / 4)));
-    this.gcTimer = setInterval(() => this.collectGarbage(), every);
-    this.gcTimer.unref();
+    this.tombstones = new TombstoneCollector({
+      store: this.store,
+      retentionMs: config.tombstoneRetentionMs,
+      onlineCursors: () => this.onlineCursors(),
+      // Collected rows leave the store's feed without a newer row to supersede them: drop the cache.
+      onCollected: () => this.feed.reset(),
+      log: logger,
+    });
   }
 
   /** Opens the hub's replica and starts serving sync messages on the channel. */
@@ -154,29 +160,17 @@ export class SyncServer {
   }
 
   /**
-   * Collects tombstones every device that synced within the retention has acknowledged. A device away
-   * longer is resynced when it returns (its cursor is below the horizon), so it cannot resurrect anything.
+   * Collects, now, the tombstones every device that synced within the retention has acknowledged (the
+   * hub also does so on a timer). Returns how many were collected.
    */
   collectGarbage(): number {
-    const retention = this.opts.config.tombstoneRetentionMs;
-    const now = Date.now();
-    let min = this.store.currentSeq();
-    for (const p of this.store.peers()) {
-      if (now - p.updated <= retention) min = Math.min(min, Number(p.cursor));
-    }
-    for (const s of this.sessions.values()) if (s.online) min = Math.min(min, s.acked);
-    const n = this.store.collectTombstones(min);
-    // Collected rows leave the store's feed without a newer row to supersede them: drop the cache.
-    if (n > 0) this.feed.reset();
-    if (n > 0)
-      this.log.info({ collected: n, horizon: this.store.tombstoneHorizon() }, 'tombstones collected');
-    return n;
+    return this.tombstones.collect();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.gcTimer);
+    this.tombstones.close();
     this.unsubscribe();
     this.store.close();
   }
@@ -220,6 +214,10 @@ export class SyncServer {
     if (!s) return;
     s.online = false;
     s.inFlight = undefined; // an unacknowledged page may be lost: it is rebuilt from the cursor next time
+  }
+
+  private *onlineCursors(): Iterable<number> {
+    for (const s of this.sessions.values()) if (s.online) yield s.acked;
   }
 
   private wakeAll(): void {
