@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import type { SyncClock, TimeBase } from './clock.js';
-import { SyncError } from './errors.js';
 import {
   type ChangedObject,
   type ChangeSelection,
@@ -15,14 +13,14 @@ import type { ConflictEntry } from './replica/merge-tables.js';
 import { backupReplica, openReplicaFile } from './replica/open.js';
 import { OutboxQueue, type PendingChange, type QuarantinedObject } from './replica/outbox.js';
 import { type PeerRecord, PeerRecords } from './replica/peer-ledger.js';
-import { type QueryOptions, type QueryResult, runQuery } from './replica/query.js';
+import type { QueryOptions, QueryResult } from './replica/query.js';
+import { ObjectReads } from './replica/reads.js';
 import { type ApplyResult, type Rebase, RemoteMerge } from './replica/remote-merge.js';
 import type { RestampResult } from './replica/restamp.js';
-import { type Row, rowToState, toStoredObject } from './replica/rows.js';
 import { TombstoneCollector } from './replica/tombstones.js';
 import type { CollectionDef, Schema } from './schema.js';
 import type { Change, StoredObject } from './types.js';
-import { createVectorFeed, type VectorFeed } from './vector-feed.js';
+import type { VectorFeed } from './vector-feed.js';
 
 export type {
   ApplyResult,
@@ -67,6 +65,7 @@ export class ReplicaStore {
   private readonly tombstones: TombstoneCollector;
   private readonly writes: LocalWrites;
   private readonly remote: RemoteMerge;
+  private readonly reads: ObjectReads;
 
   private constructor(core: ReplicaCore) {
     this.core = core;
@@ -79,6 +78,7 @@ export class ReplicaStore {
     this.outbox = new OutboxQueue(core, (c, id, sel) => this.feed.changeFor(c, id, sel));
     this.writes = new LocalWrites(core, this.outbox);
     this.remote = new RemoteMerge(core);
+    this.reads = new ObjectReads(core, () => this.tombstones.tombstoneHorizon());
   }
 
   /**
@@ -227,11 +227,7 @@ export class ReplicaStore {
 
   /** The live object, or undefined (also for a tombstone unless `includeDeleted`). */
   get(collection: string, id: string, opts: { includeDeleted?: boolean } = {}): StoredObject | undefined {
-    this.core.assertOpen();
-    const def = this.collection(collection);
-    const row = this.core.row(collection, id) as Row | undefined;
-    if (!row || (!row.alive && !opts.includeDeleted)) return undefined;
-    return toStoredObject(def, rowToState(def, row));
+    return this.reads.get(collection, id, opts);
   }
 
   /**
@@ -239,12 +235,7 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`.
    */
   count(collection: string): number {
-    this.core.assertOpen();
-    this.collection(collection);
-    return this.core.db
-      .prepare('SELECT count(*) FROM objects WHERE collection = ? AND alive = 1')
-      .pluck()
-      .get(collection) as number;
+    return this.reads.count(collection);
   }
 
   /**
@@ -254,8 +245,7 @@ export class ReplicaStore {
    *   `SYNC_ERR_UNKNOWN_FIELD` when the filter names a field the collection does not have.
    */
   query(collection: string, q: QueryOptions = {}): QueryResult {
-    this.core.assertOpen();
-    return runQuery(this.core.db, this.collection(collection), q);
+    return this.reads.query(collection, q);
   }
 
   /**
@@ -296,24 +286,12 @@ export class ReplicaStore {
    * the given collections or all. Two replicas that hold the same data have the same digest.
    */
   digest(collections?: readonly string[]): string {
-    const h = createHash('sha256');
-    const names = collections ?? Object.keys(this.schema.collections);
-    const stmt = this.core.db.prepare(
-      'SELECT id, alive, doc, vers, bases, ever FROM objects WHERE collection = ? ORDER BY id',
-    );
-    for (const c of [...names].sort()) {
-      this.collection(c);
-      h.update(`\u0001${c}`);
-      for (const r of stmt.iterate(c) as Iterable<Omit<Row, 'collection' | 'seq'>>) {
-        h.update(`\u0002${r.id}\u0000${r.alive}\u0000${r.doc}\u0000${r.vers}\u0000${r.bases}\u0000${r.ever}`);
-      }
-    }
-    return h.digest('hex');
+    return this.reads.digest(collections);
   }
 
   /** The most recent entries of the conflict log (writes that lost), newest first. */
   conflicts(limit = 100): ConflictEntry[] {
-    return this.core.merge.recentConflicts(limit);
+    return this.reads.conflicts(limit);
   }
 
   /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
@@ -439,24 +417,7 @@ export class ReplicaStore {
    * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`; `SYNC_ERR_INVALID_QUERY` when `field` is not a vector.
    */
   vectorSource(collection: string, field: string): VectorFeed {
-    this.core.assertOpen();
-    const def = this.collection(collection);
-    if (!Object.hasOwn(def.fields, field) || def.fields[field].type !== 'vector') {
-      throw new SyncError('SYNC_ERR_INVALID_QUERY', `${collection}.${field} is not a vector field`, {
-        collection,
-        field,
-      });
-    }
-    return createVectorFeed({
-      db: this.core.db,
-      collection,
-      field,
-      def,
-      // Inside a transaction the in-memory seq runs ahead of what is written: use the committed one.
-      currentSeq: () => this.core.committedSeq(),
-      horizon: () => this.tombstoneHorizon(),
-      getObject: (id) => this.get(collection, id),
-    });
+    return this.reads.vectorSource(collection, field);
   }
 
   /**
