@@ -9,7 +9,7 @@
 export { type Agent, type AgentOptions, createAgent, DEFAULT_SCHEMA_FILE } from './agent.js';
 export { type AgentApi, createAgentApi } from './api/server.js';
 export type { SyncStatus } from './api/status.js';
-export { SyncClient, type SyncClientOptions } from './sync/sync-client.js';
+export { SyncClient, type SyncClientOptions, type SyncReplica } from './sync/sync-client.js';
 export { MqttTransport, type MqttTransportOptions } from './transport/mqtt-transport.js';
 export {
   type HubRefusal,

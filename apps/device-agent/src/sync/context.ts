@@ -15,14 +15,13 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   encodeMessage,
   type Logger,
-  type ReplicaStore,
   type SyncMessage,
   type TimeBase,
 } from '@backroom/sync-core';
 import type { SyncStatus } from '../api/status.js';
 import type { HubRefusal } from '../transport/refusal.js';
 import { PushWindow } from './push-window.js';
-import type { SyncClientOptions } from './sync-client.js';
+import type { SyncClientOptions, SyncReplica } from './sync-client.js';
 
 /** The hub's peer name in the replica's cursor table. */
 export const HUB = 'hub';
@@ -44,7 +43,7 @@ export interface HelloSent {
 
 /** One terminal's sync session with its hub, handed to every message handler. */
 export class SyncContext {
-  readonly store: ReplicaStore;
+  readonly store: SyncReplica;
   readonly deviceId: string;
   readonly log: Logger | undefined;
   /** The outbox batches on their way to the hub, and those cut but not sent yet. */

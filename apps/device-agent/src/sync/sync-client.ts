@@ -8,16 +8,37 @@
  * (./push-window.ts) change. The replica keeps working with no hub at all: local writes land in the store
  * and its outbox; this client only moves them when a connection exists.
  */
-import type { Logger, ReplicaStore } from '@backroom/sync-core';
+import type {
+  ChangeFeed,
+  LocalWriter,
+  Logger,
+  Outbox,
+  PeerLedger,
+  RemoteMerger,
+  Tombstones,
+} from '@backroom/sync-core';
 import type { SyncStatus } from '../api/status.js';
 import type { Transport } from '../transport/transport.js';
 import { SyncContext } from './context.js';
 import { dispatch } from './handlers/index.js';
 
+/**
+ * The roles of the replica the sync client uses, as sync-core names them: the outbox it pushes from,
+ * merging what the hub sends (with the replica's clock), the hub's cursor, eviction and resync, one
+ * transaction around each message, and the commit feed that wakes the push on a local write. A
+ * `ReplicaStore` plays them all; a test may hand in less than a whole store.
+ */
+export type SyncReplica = Outbox &
+  RemoteMerger &
+  Pick<PeerLedger, 'peerCursor' | 'setPeerCursor'> &
+  Pick<Tombstones, 'evict' | 'clearObjects'> &
+  Pick<ChangeFeed, 'subscribe'> &
+  Pick<LocalWriter, 'transaction'>;
+
 /** What a {@link SyncClient} is built from. */
 export interface SyncClientOptions {
-  /** The terminal's replica. */
-  readonly store: ReplicaStore;
+  /** The terminal's replica (a `ReplicaStore`). */
+  readonly store: SyncReplica;
   /** The link to the hub (`MqttTransport`, or a test's own). */
   readonly transport: Transport;
   /** This terminal's device id, as enrolled at the hub. */
