@@ -78,6 +78,19 @@ export {
   splitChanges,
 } from './protocol/index.js';
 export type { QueryOptions, QueryResult, SortSpec } from './replica/query.js';
+export {
+  type ApplyResult,
+  type ChangedObject,
+  type ChangeEvent,
+  type ChangeSelection,
+  type ConflictEntry,
+  type ObjectRegisters,
+  type PendingChange,
+  type Rebase,
+  ReplicaStore,
+  type ReplicaStoreOptions,
+  selectChange,
+} from './replica/replica-store.js';
 // Offline writes placed at hub time before they are pushed (ReplicaStore.adoptHubOffset).
 export {
   RESTAMP_MIN_OFFSET_MS,
@@ -96,19 +109,6 @@ export type {
   RemoteMerger,
   Tombstones,
 } from './replica/roles.js';
-export {
-  type ApplyResult,
-  type ChangedObject,
-  type ChangeEvent,
-  type ChangeSelection,
-  type ConflictEntry,
-  type ObjectRegisters,
-  type PendingChange,
-  type Rebase,
-  ReplicaStore,
-  type ReplicaStoreOptions,
-  selectChange,
-} from './replica-store.js';
 export {
   type CollectionDef,
   checkFieldValue,

@@ -6,7 +6,7 @@
  * FIRST STEP: these are views of the current `ReplicaStore` (`Pick`s), so callers can move to them now;
  * the replica split (src/replica/) turns each into a declared interface with the same members.
  */
-import type { ReplicaStore } from '../replica-store.js';
+import type { ReplicaStore } from './replica-store.js';
 
 /** Reading objects and collections: the object and search routes, the vector indexes. */
 export type ObjectReader = Pick<
