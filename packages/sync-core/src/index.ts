@@ -77,20 +77,16 @@ export {
   PROTOCOL_VERSION,
   splitChanges,
 } from './protocol/index.js';
+// The replica (src/replica/): ReplicaStore, the roles it plays, and what they exchange.
+export type { ChangedObject, ChangeSelection, ObjectRegisters } from './replica/change-feed.js';
+export { selectChange } from './replica/change-feed.js';
+export type { ChangeEvent, ObjectKey, ReplicaStoreOptions } from './replica/core.js';
+export type { ConflictEntry } from './replica/merge-tables.js';
+export type { PendingChange, QuarantinedObject } from './replica/outbox.js';
+export type { PeerRecord } from './replica/peer-ledger.js';
 export type { QueryOptions, QueryResult, SortSpec } from './replica/query.js';
-export {
-  type ApplyResult,
-  type ChangedObject,
-  type ChangeEvent,
-  type ChangeSelection,
-  type ConflictEntry,
-  type ObjectRegisters,
-  type PendingChange,
-  type Rebase,
-  ReplicaStore,
-  type ReplicaStoreOptions,
-  selectChange,
-} from './replica/replica-store.js';
+export type { ApplyResult, Rebase } from './replica/remote-merge.js';
+export { ReplicaStore } from './replica/replica-store.js';
 // Offline writes placed at hub time before they are pushed (ReplicaStore.adoptHubOffset).
 export {
   RESTAMP_MIN_OFFSET_MS,

@@ -44,8 +44,8 @@ export interface ReplicaStoreOptions {
 
 /** One object of a replica, by collection and id. */
 export interface ObjectKey {
-  readonly collection: string;
-  readonly id: string;
+  collection: string;
+  id: string;
 }
 
 /** A change to one object, reported to subscribers after its transaction commits. */

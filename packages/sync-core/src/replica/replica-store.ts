@@ -1,15 +1,15 @@
+/**
+ * `ReplicaStore`, the front door of a replica: one object that plays every role of roles.ts over one
+ * SQLite file, so the hub and the agent open one thing and hand each module only the role it uses. It owns
+ * the core (core.ts: the database and its one transaction) and one module per role, and delegates; it holds
+ * no logic of its own beyond wiring them together.
+ */
 import type { SyncClock, TimeBase } from '../clock.js';
 import type { CollectionDef, Schema } from '../schema.js';
 import type { Change, StoredObject } from '../types.js';
 import type { VectorFeed } from '../vector-feed.js';
-import {
-  type ChangedObject,
-  type ChangeSelection,
-  FeedReader,
-  type ObjectRegisters,
-  selectChange,
-} from './change-feed.js';
-import { type ChangeEvent, ReplicaCore, type ReplicaStoreOptions } from './core.js';
+import { type ChangedObject, type ChangeSelection, FeedReader, type ObjectRegisters } from './change-feed.js';
+import { type ChangeEvent, type ObjectKey, ReplicaCore, type ReplicaStoreOptions } from './core.js';
 import { adoptHubOffset } from './hub-offset.js';
 import { LocalWrites } from './local-writes.js';
 import type { ConflictEntry } from './merge-tables.js';
@@ -20,26 +20,20 @@ import type { QueryOptions, QueryResult } from './query.js';
 import { ObjectReads } from './reads.js';
 import { type ApplyResult, type Rebase, RemoteMerge } from './remote-merge.js';
 import type { RestampResult } from './restamp.js';
+import type {
+  ChangeFeed,
+  LocalWriter,
+  ObjectReader,
+  Outbox,
+  PeerLedger,
+  RemoteMerger,
+  Tombstones,
+} from './roles.js';
 import { TombstoneCollector } from './tombstones.js';
-
-export type {
-  ApplyResult,
-  ChangedObject,
-  ChangeEvent,
-  ChangeSelection,
-  ConflictEntry,
-  ObjectRegisters,
-  PeerRecord,
-  PendingChange,
-  QuarantinedObject,
-  Rebase,
-  ReplicaStoreOptions,
-};
-export { selectChange };
 
 /**
  * A replica of the store's collections in one SQLite file (WAL): the terminal's local store and the
- * hub's store are both a ReplicaStore.
+ * hub's store are both a ReplicaStore. Each member is documented on the role interface that declares it.
  *
  * Promises:
  * - a local write, its stamp's high-water mark and its outbox entry commit in one transaction;
@@ -54,18 +48,21 @@ export { selectChange };
  * store.put('orders', 'o-1', { status: 'open', total: 12.5 });
  * store.increment('inventory', 'SKU-1', { stock: -1 });
  */
-export class ReplicaStore {
+export class ReplicaStore
+  implements ObjectReader, LocalWriter, RemoteMerger, ChangeFeed, Outbox, PeerLedger, Tombstones
+{
+  /** This replica's node id: the device id on a terminal, the hub id on the hub. */
   readonly nodeId: string;
   readonly schema: Schema;
   readonly clock: SyncClock;
   private readonly core: ReplicaCore;
+  private readonly reads: ObjectReads;
+  private readonly writes: LocalWrites;
+  private readonly remote: RemoteMerge;
   private readonly feed: FeedReader;
   private readonly outbox: OutboxQueue;
   private readonly peerRecords: PeerRecords;
   private readonly tombstones: TombstoneCollector;
-  private readonly writes: LocalWrites;
-  private readonly remote: RemoteMerge;
-  private readonly reads: ObjectReads;
 
   private constructor(core: ReplicaCore) {
     this.core = core;
@@ -85,9 +82,9 @@ export class ReplicaStore {
    * Opens or creates a replica file. A missing file (and missing folders) is created, the folders with
    * mode 0700 and the file 0600; an existing file is set to 0600.
    * @throws SyncError `SYNC_ERR_STORE_CORRUPT` (`details.file`, the SQLite error in `cause`) when the file
-   * is empty (0 bytes), is not a valid SQLite database or is damaged, is not a Backroom replica, was
-   * written by a newer format, belongs to another node id, or cannot be opened at all. Its message names
-   * the file and what is wrong; nothing is left open.
+   *   is empty (0 bytes), is not a valid SQLite database or is damaged, is not a Backroom replica, was
+   *   written by a newer format, belongs to another node id, or cannot be opened at all. Its message names
+   *   the file and what is wrong; nothing is left open.
    */
   static open(opts: ReplicaStoreOptions): ReplicaStore {
     return openReplicaFile(
@@ -98,32 +95,34 @@ export class ReplicaStore {
     );
   }
 
-  /** The collection's definition. @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`. */
+  // ObjectReader
+
   collection(name: string): CollectionDef {
     return this.core.collection(name);
   }
 
-  /** Local change sequence: bumped by every object change, local or remote. */
-  currentSeq(): number {
-    return this.core.currentSeq();
+  get(collection: string, id: string, opts: { includeDeleted?: boolean } = {}): StoredObject | undefined {
+    return this.reads.get(collection, id, opts);
   }
 
-  /**
-   * Runs `fn` in one SQLite transaction. Writes inside are batched: objects touched several times are
-   * written once, and subscribers hear of them after the commit. Nested calls join the outer transaction.
-   */
+  query(collection: string, q: QueryOptions = {}): QueryResult {
+    return this.reads.query(collection, q);
+  }
+
+  count(collection: string): number {
+    return this.reads.count(collection);
+  }
+
+  vectorSource(collection: string, field: string): VectorFeed {
+    return this.reads.vectorSource(collection, field);
+  }
+
+  // LocalWriter
+
   transaction<T>(fn: () => T): T {
     return this.core.transaction(fn);
   }
 
-  // ---------------------------------------------------------------------------------------------------
-  // Local writes
-
-  /**
-   * Replaces an object's fields (fields not given become null). Counter fields are left alone: values
-   * given for them are ignored; use {@link increment} or {@link setCounter}.
-   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_ID`, `SYNC_ERR_INVALID_OBJECT`.
-   */
   put(
     collection: string,
     id: string,
@@ -133,7 +132,6 @@ export class ReplicaStore {
     return this.writes.put(collection, id, fields, opts);
   }
 
-  /** Updates the given fields only. Counter fields are ignored, as for {@link put}. */
   patch(
     collection: string,
     id: string,
@@ -143,21 +141,10 @@ export class ReplicaStore {
     return this.writes.patch(collection, id, fields, opts);
   }
 
-  /**
-   * Deletes an object: a tombstone that wins or loses by the same order as any write.
-   * @returns false when there was no live object.
-   */
   delete(collection: string, id: string, opts: { role?: string } = {}): boolean {
     return this.writes.delete(collection, id, opts);
   }
 
-  /**
-   * Adds to counter fields (`{ stock: -1 }`). Concurrent increments from all replicas all count; the same
-   * increment delivered twice counts once. Creates the object if it never existed here.
-   * @throws SyncError `SYNC_ERR_INVALID_OBJECT` (not a counter, not an integer), `SYNC_ERR_DELTA_TOO_LARGE`
-   *   (beyond the field's `maxDelta`), `SYNC_ERR_COUNTER_OVERFLOW` (a counter would pass ±(2^53 − 1)); then
-   *   nothing is written, no field and no outbox entry.
-   */
   increment(
     collection: string,
     id: string,
@@ -167,12 +154,6 @@ export class ReplicaStore {
     return this.writes.increment(collection, id, deltas, opts);
   }
 
-  /**
-   * Stocktake: sets counters to absolute values. Ordered like any write; increments stamped after it still
-   * count on top of it, increments stamped before it no longer count.
-   * @throws SyncError `SYNC_ERR_INVALID_OBJECT`, `SYNC_ERR_COUNTER_OVERFLOW` (a value, or the value plus the
-   *   increments stamped after it, beyond ±(2^53 − 1)).
-   */
   setCounter(
     collection: string,
     id: string,
@@ -182,78 +163,30 @@ export class ReplicaStore {
     return this.writes.setCounter(collection, id, values, opts);
   }
 
-  // ---------------------------------------------------------------------------------------------------
-  // Remote changes
+  // RemoteMerger
 
-  /**
-   * Merges a batch of changes from another replica, all or nothing. Stamps more than the allowed skew
-   * in the future are re-stamped on receipt (their relative order kept) and returned in `rebased` so the
-   * caller can flag the source and tell it.
-   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_INVALID_OBJECT`, `SYNC_ERR_DELTA_TOO_LARGE`
-   * (an increment beyond the field's `maxDelta`) with `details.index` before anything is applied;
-   * `SYNC_ERR_COUNTER_OVERFLOW` (`details.collection`, `id`, `field`) when a counter would pass
-   * ±(2^53 − 1). Nothing of the batch is applied either way.
-   */
   applyRemote(changes: readonly Change[], opts: { rebase?: boolean } = {}): ApplyResult {
     return this.remote.applyRemote(changes, opts);
   }
 
-  /**
-   * Takes the hub's re-stamping of this node's own writes (`ack.rebased`): registers and counter
-   * increments holding an original stamp take the new one. `hubState` — the hub's registers of the same
-   * objects right after it applied the push — is merged in the same transaction, so a write this replica
-   * wrongly beat while its stamp was in the future comes back.
-   */
   applyRebase(rebases: readonly Rebase[], hubState: readonly Change[] = []): void {
     this.remote.applyRebase(rebases, hubState);
   }
 
-  /**
-   * Takes the hub's time, learned at `welcome` (`offsetMs` = hub time − this node's wall time at `hello`):
-   * from now on the clock runs on hub time (`SyncClock.adoptOffset`). First, this node's writes stamped on
-   * its own wall clock that never left it are moved to the hub's time (`stamp + offsetMs`), when the wall
-   * clock did not jump since they were made (`measuredAt`: the time base at `hello`); the clock's high-water
-   * mark comes down with them. Registers, increments (with their ids) and outbox change in one transaction;
-   * the order of the writes and every register's winner are kept. Rules and why it is safe: restamp.ts.
-   * Call it before pushing anything on the new connection, outside {@link transaction}.
-   * @throws SyncError `SYNC_ERR_PROTOCOL` inside a transaction (a rollback could not undo the clock).
-   */
+  changeFor(collection: string, id: string, opts: ChangeSelection = {}): Change | undefined {
+    return this.feed.changeFor(collection, id, opts);
+  }
+
   adoptHubOffset(offsetMs: number, opts: { measuredAt?: TimeBase } = {}): RestampResult {
     return adoptHubOffset(this.core, this.outbox, offsetMs, opts);
   }
 
-  // ---------------------------------------------------------------------------------------------------
-  // Reads
+  // ChangeFeed
 
-  /** The live object, or undefined (also for a tombstone unless `includeDeleted`). */
-  get(collection: string, id: string, opts: { includeDeleted?: boolean } = {}): StoredObject | undefined {
-    return this.reads.get(collection, id, opts);
+  currentSeq(): number {
+    return this.core.currentSeq();
   }
 
-  /**
-   * Number of live objects in a collection (tombstones do not count).
-   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`.
-   */
-  count(collection: string): number {
-    return this.reads.count(collection);
-  }
-
-  /**
-   * Objects of a collection matching a filter (CONTRACT.md syntax), sorted, one page at a time. The
-   * filter may read the collection's fields, paths into its `json` fields, and `id`.
-   * @throws SyncError `SYNC_ERR_FILTER_SYNTAX`, `SYNC_ERR_FILTER_VARIABLE`, `SYNC_ERR_INVALID_QUERY`;
-   *   `SYNC_ERR_UNKNOWN_FIELD` when the filter names a field the collection does not have.
-   */
-  query(collection: string, q: QueryOptions = {}): QueryResult {
-    return this.reads.query(collection, q);
-  }
-
-  /**
-   * Objects changed after `afterSeq`, in sequence order: the change feed the hub serves pulls from.
-   * `doc` is the object's current fields as JSON text (parse it only when a filter needs it). With
-   * `project`, `doc` holds only the named top-level fields of the listed collections (`{}` for the
-   * others): a filter over one field of a 1 KB sale need not parse the sale.
-   */
   changedSince(
     afterSeq: number,
     limit: number,
@@ -262,28 +195,99 @@ export class ReplicaStore {
     return this.feed.changedSince(afterSeq, limit, project);
   }
 
-  /**
-   * The registers of one object as a {@link Change}, for sending to another replica.
-   * `opsAfterSeq`: only counter increments recorded after that sequence (default: every increment that
-   * still counts). `skipNode`: leave out writes made by that node (it has them already). `onlyNode`:
-   * only writes made by that node. `opIds`: only these increments.
-   */
-  changeFor(collection: string, id: string, opts: ChangeSelection = {}): Change | undefined {
-    return this.feed.changeFor(collection, id, opts);
-  }
-
-  /**
-   * Every register of one object (all fields, existence, bases and the increments that still count, with
-   * the local sequence each increment was recorded at). {@link selectChange} narrows it for one peer: the
-   * hub reads an object once and serves every device from it.
-   */
   registersOf(collection: string, id: string, withoutOps = false): ObjectRegisters | undefined {
     return this.feed.registersOf(collection, id, withoutOps);
   }
 
+  subscribe(listener: (e: ChangeEvent) => void): () => void {
+    return this.core.subscribe(listener);
+  }
+
+  // Outbox
+
+  pendingChanges(limit: number, afterSeq = 0): PendingChange[] {
+    return this.outbox.pendingChanges(limit, afterSeq);
+  }
+
+  pendingCount(): number {
+    return this.outbox.pendingCount();
+  }
+
+  ackRows(rows: readonly number[]): void {
+    this.outbox.ackRows(rows);
+  }
+
+  hasPending(collection: string, id: string): boolean {
+    return this.outbox.hasPending(collection, id);
+  }
+
+  quarantine(collection: string, id: string, code: string, message: string): number {
+    return this.outbox.quarantine(collection, id, code, message);
+  }
+
+  quarantined(): QuarantinedObject[] {
+    return this.outbox.quarantined();
+  }
+
+  // PeerLedger
+
+  peerCursor(peer: string): string | undefined {
+    return this.peerRecords.peerCursor(peer);
+  }
+
+  setPeerCursor(peer: string, cursor: string): void {
+    this.peerRecords.setPeerCursor(peer, cursor);
+  }
+
+  peers(): PeerRecord[] {
+    return this.peerRecords.peers();
+  }
+
+  setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
+    this.peerRecords.setPeerHas(peer, collection, id, has);
+  }
+
+  peerObjects(peer: string): ObjectKey[] {
+    return this.peerRecords.peerObjects(peer);
+  }
+
+  clearPeerObjects(peer: string): void {
+    this.peerRecords.clearPeerObjects(peer);
+  }
+
+  // Tombstones (tombstoneHorizon is also part of ChangeFeed)
+
+  collectTombstones(upToSeq: number): number {
+    return this.tombstones.collectTombstones(upToSeq);
+  }
+
+  tombstoneHorizon(): number {
+    return this.tombstones.tombstoneHorizon();
+  }
+
+  evict(objects: readonly ObjectKey[]): number {
+    return this.tombstones.evict(objects);
+  }
+
+  clearObjects(): void {
+    this.tombstones.clearObjects();
+  }
+
+  // Not part of a role: tests, tools and maintenance.
+
   /**
-   * A SHA-256 digest of the replica's objects (registers and values, not local sequence numbers), per
-   * the given collections or all. Two replicas that hold the same data have the same digest.
+   * Drops outbox entries up to and including `seq` (all of them, or with `objects` only those objects'
+   * entries; a split batch may leave entries of other objects below `seq` that still have to travel).
+   * The agent acknowledges by {@link ackRows}; tests use this to empty an outbox.
+   */
+  ackPending(seq: number, objects?: readonly ObjectKey[]): void {
+    this.outbox.ackPending(seq, objects);
+  }
+
+  /**
+   * A SHA-256 digest of the replica's objects (registers and values, not local sequence numbers), per the
+   * given collections or all. Two replicas that hold the same data have the same digest.
+   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`.
    */
   digest(collections?: readonly string[]): string {
     return this.reads.digest(collections);
@@ -294,144 +298,17 @@ export class ReplicaStore {
     return this.reads.conflicts(limit);
   }
 
-  /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
-  subscribe(listener: (e: ChangeEvent) => void): () => void {
-    return this.core.subscribe(listener);
-  }
-
-  // ---------------------------------------------------------------------------------------------------
-  // Outbox, peers, tombstones, backup
-
-  /**
-   * Local writes not yet acknowledged by the hub, as changes ready to push: each object once, carrying
-   * this node's current registers of it (a newer local write supersedes an older one of the same register,
-   * so only the latest value travels) and its pending increments. Reads at most `limit` outbox entries
-   * after `afterSeq`; `seq` is the highest outbox entry each change covers, ascending, so acknowledging the
-   * last `seq` acknowledges the batch.
-   */
-  pendingChanges(limit: number, afterSeq = 0): PendingChange[] {
-    return this.outbox.pendingChanges(limit, afterSeq);
-  }
-
-  /** Drops exactly these outbox entries (the `rows` of pushed {@link PendingChange}s): the hub has them. */
-  ackRows(rows: readonly number[]): void {
-    this.outbox.ackRows(rows);
-  }
-
-  /** Number of local writes waiting for the hub. */
-  pendingCount(): number {
-    return this.outbox.pendingCount();
-  }
-
-  /**
-   * Drops outbox entries up to and including `seq`: the hub has them durably. With `objects`, only the
-   * entries of those objects (a push carries whole objects, and a split batch may leave entries of other
-   * objects below `seq` that still have to travel).
-   */
-  ackPending(seq: number, objects?: readonly { collection: string; id: string }[]): void {
-    this.outbox.ackPending(seq, objects);
-  }
-
-  /**
-   * Sets an object's pending writes aside because the hub refused them: they leave the outbox (so the rest
-   * can sync) but stay in the replica and are listed by {@link quarantined}. Nothing is deleted.
-   */
-  quarantine(collection: string, id: string, code: string, message: string): number {
-    return this.outbox.quarantine(collection, id, code, message);
-  }
-
-  /** Objects whose writes the hub refused, with why (see {@link quarantine}). */
-  quarantined(): QuarantinedObject[] {
-    return this.outbox.quarantined();
-  }
-
-  /** Sync cursor stored for a peer (the hub on a terminal; each device on the hub). */
-  peerCursor(peer: string): string | undefined {
-    return this.peerRecords.peerCursor(peer);
-  }
-
-  setPeerCursor(peer: string, cursor: string): void {
-    this.peerRecords.setPeerCursor(peer, cursor);
-  }
-
-  /** Every peer with its cursor and when it was last updated. */
-  peers(): PeerRecord[] {
-    return this.peerRecords.peers();
-  }
-
-  /**
-   * Records whether `peer` holds the object. The hub keeps, per device, which objects of filtered
-   * collections it sent: that tells a move-in (send everything) from an update (send what changed), and
-   * when to evict. A session reads the record once ({@link peerObjects}) and keeps it in memory.
-   */
-  setPeerHas(peer: string, collection: string, id: string, has: boolean): void {
-    this.peerRecords.setPeerHas(peer, collection, id, has);
-  }
-
-  /** Every object recorded as held by `peer` (see {@link setPeerHas}). */
-  peerObjects(peer: string): { collection: string; id: string }[] {
-    return this.peerRecords.peerObjects(peer);
-  }
-
-  /** Forgets everything recorded for a peer's objects (it starts over from an empty replica). */
-  clearPeerObjects(peer: string): void {
-    this.peerRecords.clearPeerObjects(peer);
-  }
-
-  /** True when local writes to the object are waiting in the outbox. */
-  hasPending(collection: string, id: string): boolean {
-    return this.outbox.hasPending(collection, id);
-  }
-
-  /**
-   * Removes objects this replica holds only because a peer's filter gave them (a move-out, or a full
-   * resync): no tombstone, nothing to sync. Returns how many were removed.
-   */
-  evict(objects: readonly { collection: string; id: string }[]): number {
-    return this.tombstones.evict(objects);
-  }
-
-  /** Drops every object (not the outbox or peers): a terminal's full resync starts from this. */
-  clearObjects(): void {
-    this.tombstones.clearObjects();
-  }
-
-  /**
-   * Collects tombstones with a sequence at or below `upToSeq` (every replica has acknowledged them).
-   * Returns how many objects were removed. The collection horizon is kept: a peer whose cursor is below
-   * {@link tombstoneHorizon} must be resynced, because it may hold objects whose deletion it never heard.
-   */
-  collectTombstones(upToSeq: number): number {
-    return this.tombstones.collectTombstones(upToSeq);
-  }
-
-  /** Highest sequence up to which tombstones were collected (0 = never). */
-  tombstoneHorizon(): number {
-    return this.tombstones.tombstoneHorizon();
-  }
-
-  /**
-   * A feed of one collection's `vector` field for a nearest-neighbour index: structurally vector-store's
-   * `VectorSource` (see vector-feed.ts). It reads this store's database; close the index before the store.
-   * Its `matchingIds` refuses a filter naming a field the collection does not have (`SYNC_ERR_UNKNOWN_FIELD`).
-   * @throws SyncError `SYNC_ERR_UNKNOWN_COLLECTION`; `SYNC_ERR_INVALID_QUERY` when `field` is not a vector.
-   */
-  vectorSource(collection: string, field: string): VectorFeed {
-    return this.reads.vectorSource(collection, field);
-  }
-
   /**
    * Writes a consistent copy of the replica to `file` while it stays in use (SQLite online backup). The
    * copy is private like the replica: mode 0600, missing folders 0700.
+   * @throws SyncError `SYNC_ERR_BACKUP_FAILED` (the cause attached).
    */
   backup(file: string): Promise<void> {
     return backupReplica(this.core.db, file);
   }
 
+  /** Closes the file; later calls do nothing, and every other member then throws (see roles.ts). */
   close(): void {
     this.core.close();
   }
-
-  // ---------------------------------------------------------------------------------------------------
-  // Internals
 }
