@@ -1,6 +1,8 @@
 /**
  * Plugs the sync server into a hub built by `createHub`: loads and validates the schema and the sync
- * filters, opens the hub's replica, serves devices and the object routes.
+ * filters, then wires the parts together (the sync server and its replica, the device info it adds to
+ * `GET /v1/devices`, the vector indexes and the object routes, revocation polling) and closes them in
+ * order. The parts do their own work in their own files.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,10 +13,8 @@ import { Access, parseFilterTable } from '../access/access.js';
 import type { HubAttachment, HubContext } from '../app.js';
 import { HubError } from '../errors.js';
 import { registerHubObjectRoutes } from '../http/objects.js';
+import { watchRevocations } from './revocations.js';
 import { SyncServer } from './sync-server.js';
-
-/** How often connected devices are checked against the registry for revocations. */
-const REVOCATION_CHECK_MS = 2000;
 
 /** A running hub's sync attachment: its server (and through it, the hub's replica). */
 export interface SyncAttachment extends HubAttachment {
@@ -72,22 +72,11 @@ export async function attachSync(ctx: HubContext): Promise<SyncAttachment> {
     return a;
   };
   registerHubObjectRoutes(ctx.fastify, { store: server.store, vectors, access });
-  // `backroom-hub devices revoke` runs in another process: look for revoked devices still connected.
-  const revocations = setInterval(() => {
-    for (const d of ctx.channel.devices()) {
-      if (!d.online) continue;
-      const rec = ctx.registry.get(d.deviceId);
-      if (rec?.revokedAt != null) {
-        ctx.logger.warn({ deviceId: d.deviceId }, 'revoked device disconnected');
-        ctx.channel.disconnect(d.deviceId);
-      }
-    }
-  }, REVOCATION_CHECK_MS);
-  revocations.unref();
+  const stopRevocations = watchRevocations(ctx.channel, ctx.registry, ctx.logger);
   return {
     server,
     close: async () => {
-      clearInterval(revocations);
+      stopRevocations();
       await vectors.close(); // writes the final snapshots: before the store closes
       await server.close();
     },
