@@ -45,8 +45,6 @@ export {
   MAX_FILTER_DEPTH,
   parseFilter,
   printFilter,
-  type RouteDecision,
-  routeChange,
 } from './filter/index.js';
 export { assertFilterFields, type FilterFieldOptions } from './filter-fields.js';
 export type { Logger } from './logger.js';

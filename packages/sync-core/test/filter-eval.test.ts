@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${client.x ?? d}` is filter syntax, not a template.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileFilter, evaluateFilter, isSyncError, parseFilter, routeChange } from '@backroom/sync-core';
+import { compileFilter, evaluateFilter, isSyncError, parseFilter } from '@backroom/sync-core';
 
 const matches = (text: string, obj: Record<string, unknown>, vars = {}) =>
   evaluateFilter(parseFilter(text), obj, vars);
@@ -152,31 +152,4 @@ test('variables without a value or default fail the whole filter, never match ev
 test('no filter matches everything', () => {
   assert.equal(evaluateFilter(undefined, {}), true);
   assert.equal(compileFilter(undefined)({ anything: 1 }), true);
-});
-
-test('routeChange: move-in, update, move-out, delete, never-matching', () => {
-  const f = parseFilter('status IN ["open", "approved"] AND store == $client.store');
-  const vars = { client: { store: 's1' } };
-  const open = { id: 'o1', store: 's1', status: 'open' };
-  const approved = { ...open, status: 'approved' };
-  const closed = { ...open, status: 'closed' };
-  const elsewhere = { ...open, store: 's2' };
-  assert.equal(routeChange(f, vars, undefined, open), 'send'); // created matching
-  assert.equal(routeChange(f, vars, closed, open), 'send'); // move-in (reopened)
-  assert.equal(routeChange(f, vars, open, approved), 'send'); // update while matching
-  assert.equal(routeChange(f, vars, approved, closed), 'evict'); // move-out
-  assert.equal(routeChange(f, vars, open, elsewhere), 'evict'); // moved to another store
-  assert.equal(routeChange(f, vars, open, undefined), 'evict'); // delete of a matching object
-  assert.equal(routeChange(f, vars, closed, undefined), 'skip'); // delete the replica never had
-  assert.equal(routeChange(f, vars, closed, elsewhere), 'skip'); // never matching
-  assert.equal(routeChange(f, vars, undefined, closed), 'skip');
-  assert.equal(routeChange(f, vars, undefined, undefined), 'skip');
-  // Without a filter every object goes everywhere, and deletes are evicted.
-  assert.equal(routeChange(undefined, {}, undefined, closed), 'send');
-  assert.equal(routeChange(undefined, {}, closed, undefined), 'evict');
-  // A device whose hello lacks the variable gets an error, not everything.
-  assert.throws(
-    () => routeChange(f, {}, undefined, open),
-    (e: unknown) => isSyncError(e, 'SYNC_ERR_FILTER_VARIABLE'),
-  );
 });

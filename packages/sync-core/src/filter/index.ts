@@ -1,4 +1,4 @@
-/** Sync filters: parse, print, evaluate, compile to SQLite, route changes. */
+/** Sync filters: parse, print, evaluate, compile to SQLite. */
 
 export type {
   Filter,
@@ -21,5 +21,4 @@ export { compileFilter, evaluateFilter } from './evaluate.js';
 export { MAX_FILTER_DEPTH, parseFilter } from './parse.js';
 export { printFilter } from './print.js';
 export { filterFields, filterVariables } from './resolve.js';
-export { type RouteDecision, routeChange } from './route.js';
 export { filterToSql } from './sql.js';
