@@ -4,43 +4,21 @@
  * `GET /v1/devices`, the vector indexes and the object routes, revocation polling) and closes them in
  * order. The parts do their own work in their own files.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSyncError, loadSchema, type Schema } from '@backroom/sync-core';
 import { VectorStore } from '@backroom/vector-store';
 import type { FastifyRequest } from 'fastify';
 import { Access, parseFilterTable } from '../access/access.js';
 import type { HubAttachment, HubContext } from '../app.js';
-import { HubError } from '../errors.js';
 import { registerHubObjectRoutes } from '../http/objects.js';
 import { watchRevocations } from './revocations.js';
+import { loadSchemaFile } from './schema-file.js';
 import { SyncServer } from './sync-server.js';
+
+export { loadSchemaFile } from './schema-file.js';
 
 /** A running hub's sync attachment: its server (and through it, the hub's replica). */
 export interface SyncAttachment extends HubAttachment {
   readonly server: SyncServer;
-}
-
-/**
- * Loads the collection schema file.
- * @throws HubError `HUB_ERR_CONFIG_INVALID` with every problem of the file listed.
- */
-export function loadSchemaFile(file: string): Schema {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new HubError('HUB_ERR_CONFIG_INVALID', `cannot read schema ${file}: ${(e as Error).message}`, {
-      problems: [`schemaFile: ${(e as Error).message}`],
-    });
-  }
-  try {
-    return loadSchema(doc);
-  } catch (e) {
-    if (!isSyncError(e, 'SYNC_ERR_SCHEMA_INVALID')) throw e;
-    const problems = (e.details.problems as string[]).map((p) => `schema ${file}: ${p}`);
-    throw new HubError('HUB_ERR_CONFIG_INVALID', `invalid schema: ${problems.join('; ')}`, { problems }, e);
-  }
 }
 
 /** The `attach` hook of `createHub` that makes a hub a sync hub. */
