@@ -1,6 +1,6 @@
 /**
  * A terminal whose wall clock is wrong places its offline writes at the hub's time before pushing them
- * (ReplicaStore.adoptHubOffset, src/restamp.ts) — but only writes that never left it, made while its wall
+ * (ReplicaStore.adoptHubOffset; rules in src/replica/restamp.ts) — but only writes that never left it, made while its wall
  * clock kept step with its monotonic clock.
  */
 import assert from 'node:assert/strict';

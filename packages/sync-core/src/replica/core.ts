@@ -272,6 +272,7 @@ export class ReplicaCore {
     return this.st.getMeta.get(k);
   }
 
+  /** Sets a value of the `meta` table (inside the caller's transaction, if any). */
   setMeta(k: string, value: string): void {
     this.st.setMeta.run(k, value);
   }

@@ -1,6 +1,8 @@
 /**
  * Queries over a replica's objects: a filter (CONTRACT.md syntax, compiled to SQL, never evaluated as
- * code), sort keys, and keyset pagination with an opaque cursor.
+ * code), sort keys, and keyset pagination with an opaque cursor. One job: turning a query into one SQL
+ * statement over the `objects` table, so paging stays correct while writes go on (each page starts
+ * strictly after the last row of the previous one, not at an offset).
  */
 import { SyncError } from '../errors.js';
 import type { Filter, FilterVars } from '../filter/index.js';
@@ -14,17 +16,23 @@ import { type Row, rowToState, toStoredObject } from './rows.js';
 /** A sort key: a field name, `-field` for descending, or `{ field, order }`. */
 export type SortSpec = string | { readonly field: string; readonly order?: 'asc' | 'desc' };
 
+/** A query of `ObjectReader.query`. */
 export interface QueryOptions {
+  /** A filter's text or its parsed tree; empty or absent: every object. */
   readonly filter?: string | Filter;
+  /** Values of the filter's `$auth.*` and `$client.*` variables. */
   readonly vars?: FilterVars;
+  /** Sort keys, most significant first; `id` always breaks ties. */
   readonly sort?: readonly SortSpec[];
   /** Default 100, at most 1000. */
   readonly limit?: number;
   /** The `next` cursor of the previous page. */
   readonly after?: string;
+  /** Tombstones too (`_meta.deleted` true). */
   readonly includeDeleted?: boolean;
 }
 
+/** One page of a query. */
 export interface QueryResult {
   readonly objects: StoredObject[];
   /** Pass as `after` to get the next page; absent on the last page. */

@@ -8,7 +8,7 @@
  * offset (hub time − wall time), and while the wall clock has not jumped since the writes were made (wall
  * minus monotonic time unchanged, same boot), `stamp + offset` is when each was really made.
  *
- * What makes moving stamps safe (every rule below is checked here or in `ReplicaStore.adoptHubOffset`):
+ * What makes moving stamps safe (every rule below is checked here or in hub-offset.ts, which applies them):
  * - **Only stamps that never left the node.** A run of wall-clock stamps ({@link WallRun}) begins at a
  *   `floor`, the clock's high-water mark, so every stamp the node sent or received before is at or below it.
  *   Stamps only leave in pushes, which follow a `welcome`; the run is closed at every `welcome` (after the

@@ -23,6 +23,7 @@ export interface Row {
   ever: string | null;
 }
 
+/** An object's registers as read from its row (the in-memory form the merge works on). */
 export function rowToState(def: CollectionDef, r: Row): ObjectState {
   const doc = JSON.parse(r.doc) as Record<string, unknown>;
   const ever = r.ever ? (JSON.parse(r.ever) as StoredVersion) : null;
@@ -107,6 +108,10 @@ function newestRegister(s: ObjectState): StoredVersion | null {
   return top;
 }
 
+/**
+ * The object as callers see it: `id`, every declared field in declaration order (a missing field null, a
+ * missing counter 0) and `_meta`.
+ */
 export function toStoredObject(def: CollectionDef, s: ObjectState): StoredObject {
   const top = newestRegister(s);
   const meta: ObjectMeta = {
@@ -124,6 +129,7 @@ export function toStoredObject(def: CollectionDef, s: ObjectState): StoredObject
   return o as StoredObject;
 }
 
+/** The replica's tables, created when missing (`IF NOT EXISTS`): run at every open. */
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (
