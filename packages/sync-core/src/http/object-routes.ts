@@ -6,8 +6,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncError } from '../errors.js';
 import { compileFilter, type Filter, type FilterVars, parseFilter } from '../filter/index.js';
-import type { QueryResult, SortSpec } from '../replica-query.js';
-import type { ReplicaStore } from '../replica-store.js';
+import type { QueryResult, SortSpec } from '../replica/query.js';
+import type { LocalWriter, ObjectReader } from '../replica/roles.js';
 import type { CollectionDef, PrecedenceRule, SyncDirection, VectorMetric } from '../schema.js';
 import {
   collectionParams,
@@ -25,8 +25,8 @@ export type ObjectAction = 'read' | 'write';
 
 /** Options of {@link registerObjectRoutes}. */
 export interface ObjectRoutesOptions {
-  /** The replica the routes read and write. */
-  readonly store: ReplicaStore;
+  /** The replica the routes read and write (a `ReplicaStore`, or anything playing these two roles). */
+  readonly store: ObjectReader & LocalWriter;
   /**
    * The writer role of a request for role-based precedence (`manager`, `pos`...), e.g. from its token.
    * `undefined` uses the store's default role.
