@@ -23,6 +23,12 @@ import type { DeviceSession } from './session.js';
 /** Rows of the change feed scanned per page. */
 const FEED_ROWS = 2000;
 
+/** What a page needs to know of the device's session. */
+export type PagedDevice = Pick<
+  DeviceSession,
+  'deviceId' | 'access' | 'acked' | 'fromZero' | 'hasPushed' | 'holdsKey'
+>;
+
 /** A page ready to send, with the object-holding records to commit once the device acknowledges it. */
 export interface Page {
   readonly message: ChangesMessage;
@@ -41,7 +47,7 @@ export interface Page {
  */
 export function nextPage(
   feed: Feed,
-  session: DeviceSession,
+  session: PagedDevice,
   from: number,
   headSeq: number,
   maxBytes: number,
@@ -62,7 +68,7 @@ export function nextPage(
   const mine: ChangeSelection = { skipNode: session.deviceId };
   const everything: ChangeSelection = {};
   const own = (key: string) =>
-    session.pushed.has(key) ? (session.fromZero ? mine : partial) : session.fromZero ? everything : partial;
+    session.hasPushed(key) ? (session.fromZero ? mine : partial) : session.fromZero ? everything : partial;
   const pick = (row: FeedRow, sel: ChangeSelection, hasCounters: boolean): Change | undefined => {
     // Only the device's own writes, and no counters: nothing to send, no need to read the registers.
     if (sel.skipNode !== undefined && row.soleWriter === sel.skipNode && !hasCounters) return undefined;

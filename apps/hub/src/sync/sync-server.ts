@@ -51,6 +51,8 @@ export class SyncServer {
   /** The hub's replica: the object routes and the tests read and write it. */
   readonly store: ReplicaStore;
   private readonly sessions = new Map<string, DeviceSession>();
+  /** Sessions whose next page is scheduled (see {@link wake}). */
+  private readonly scheduled = new Set<DeviceSession>();
   private readonly maxMessageBytes: number;
   /** The change feed, read once for every device. */
   private readonly feed: Feed;
@@ -139,10 +141,10 @@ export class SyncServer {
 
   /** Schedules the next page for a device, coalescing bursts of commits into one scan. */
   private wake(session: DeviceSession): void {
-    if (session.scheduled || this.closed) return;
-    session.scheduled = true;
+    if (this.scheduled.has(session) || this.closed) return;
+    this.scheduled.add(session);
     setImmediate(() => {
-      session.scheduled = false;
+      this.scheduled.delete(session);
       this.sendPages(session);
     });
   }
@@ -203,17 +205,11 @@ export class SyncServer {
   }
 
   private onConnect(p: DevicePrincipal): void {
-    const s = this.session(p);
-    s.online = true;
-    s.greeted = false; // every connection starts with a hello
-    s.inFlight = undefined;
+    this.session(p).connected();
   }
 
   private onDisconnect(deviceId: string): void {
-    const s = this.sessions.get(deviceId);
-    if (!s) return;
-    s.online = false;
-    s.inFlight = undefined; // an unacknowledged page may be lost: it is rebuilt from the cursor next time
+    this.sessions.get(deviceId)?.disconnected();
   }
 
   private *onlineCursors(): Iterable<number> {
@@ -221,13 +217,13 @@ export class SyncServer {
   }
 
   private wakeAll(): void {
-    for (const s of this.sessions.values()) if (s.online && s.greeted && !s.inFlight) this.wake(s);
+    for (const s of this.sessions.values()) if (s.readyForPage) this.wake(s);
   }
 
   /** Sends the next non-empty page, skipping stretches of the feed that hold nothing for the device. */
   private sendPages(session: DeviceSession): void {
     for (let i = 0; i < 50; i++) {
-      if (this.closed || !session.online || !session.greeted || session.inFlight) return;
+      if (this.closed || !session.readyForPage) return;
       let page: ReturnType<typeof nextPage>;
       try {
         page = nextPage(
@@ -248,12 +244,8 @@ export class SyncServer {
         return;
       }
       if (!page) {
-        // Caught up: the stretch scanned held nothing for the device, so its cursor may move (for GC).
-        session.persist(false);
-        if (!session.toldCaughtUp) {
-          // Say so once, so the device knows nothing more is coming (its `idle()`, its status).
-          session.toldCaughtUp = true;
-          session.inFlight = { cursor: session.scanned, view: [] };
+        // Caught up: say so once, so the device knows nothing more is coming (its `idle()`, its status).
+        if (session.caughtUp()) {
           this.send(session, {
             k: 'changes',
             since: String(session.acked),
@@ -265,10 +257,11 @@ export class SyncServer {
         }
         return;
       }
-      session.scanned = page.cursor;
-      if (page.empty) continue;
-      session.inFlight = { cursor: page.cursor, view: page.view };
-      session.toldCaughtUp = !page.message.more;
+      if (page.empty) {
+        session.pageSkipped(page.cursor);
+        continue;
+      }
+      session.pageSent(page);
       this.send(session, page.message);
       return;
     }

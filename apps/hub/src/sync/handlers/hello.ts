@@ -20,32 +20,18 @@ export function handleHello(ctx: SyncContext, session: DeviceSession, m: HelloMe
     return;
   }
   const access = ctx.access(session.principal, m.clientVars);
-  let cursor = parseCursor(m.cursor);
+  const cursor = parseCursor(m.cursor);
   if (typeof cursor !== 'number') {
     ctx.reject(session, cursor);
     return;
   }
-  session.access = access;
-  const effective = Number(store.peerCursor(session.deviceId) ?? 0);
   const horizon = store.tombstoneHorizon();
   // Away longer than the tombstone retention, or ahead of this hub (restored from an older backup):
   // the device starts over, so it can never resurrect what was deleted meanwhile.
-  const resync = (cursor > 0 && cursor < horizon && effective < horizon) || cursor > store.currentSeq();
-  if (resync || cursor === 0) {
-    cursor = 0;
-    session.clearHolds();
-  }
-  session.acked = cursor;
-  session.scanned = cursor;
-  session.fromZero = cursor === 0;
-  session.inFlight = undefined;
-  session.toldCaughtUp = false;
-  session.pushed.clear();
-  session.greeted = true;
-  session.online = true;
+  const resync =
+    (cursor > 0 && cursor < horizon && session.storedCursor() < horizon) || cursor > store.currentSeq();
   const hubTime = Date.now();
-  session.clockSkewMs = m.wallTime - hubTime;
-  session.persist(true);
+  session.restart(resync ? 0 : cursor, access, m.wallTime - hubTime);
   ctx.send(session, {
     k: 'welcome',
     hubId: ctx.hubId,
@@ -58,7 +44,7 @@ export function handleHello(ctx: SyncContext, session: DeviceSession, m: HelloMe
   if (Math.abs(session.clockSkewMs) > ctx.config.maxSkewMs) {
     // Flagged even when its stamps need no rebasing (it placed its offline writes at hub time itself):
     // the terminal's clock is wrong, and the store should know.
-    session.flagged = true;
+    session.flagClock();
     ctx.log.warn({ deviceId: session.deviceId, clockSkewMs: session.clockSkewMs }, 'device clock is off');
   }
   ctx.wake(session);

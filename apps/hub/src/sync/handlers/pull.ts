@@ -15,20 +15,6 @@ export function handlePull(ctx: SyncContext, session: DeviceSession, m: PullMess
     ctx.reject(session, since);
     return;
   }
-  const flight = session.inFlight;
-  if (flight && since >= flight.cursor) {
-    // The device has the page: now record which objects it holds.
-    for (const [c, id, has] of flight.view) session.setHolds(c, id, has);
-    session.inFlight = undefined;
-  }
-  if (since < session.acked || (flight && since < flight.cursor)) {
-    // The device is behind what we sent (a page was lost): start again from its cursor.
-    session.inFlight = undefined;
-    session.scanned = since;
-  }
-  session.acked = since;
-  session.scanned = Math.max(session.scanned, since);
-  session.lastSyncAt = Date.now();
-  session.persist(true);
+  session.pageAcked(since);
   ctx.wake(session);
 }

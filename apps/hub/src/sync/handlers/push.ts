@@ -25,15 +25,13 @@ export function handlePush(ctx: SyncContext, session: DeviceSession, m: PushMess
   // The device holds what it pushed: pages will not send its own objects back to it.
   store.transaction(() => {
     for (const c of m.changes) {
-      const key = `${c.collection}\u0000${c.id}`;
-      session.pushed.add(key);
-      if (visible.has(key) && !session.holds(c.collection, c.id)) session.setHolds(c.collection, c.id, true);
+      session.objectPushed(c.collection, c.id, visible.has(`${c.collection}\u0000${c.id}`));
     }
   });
   let state: Change[] = [];
   let rebased: RebasedStamp[] = [];
   if (result.rebased.length) {
-    session.flagged = true;
+    session.flagClock();
     rebased = result.rebased.map((r) => ({ ...r }));
     const seen = new Set<string>();
     for (const r of rebased) {
