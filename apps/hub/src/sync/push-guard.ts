@@ -7,96 +7,140 @@
  *   `open` status ranked as `closed`);
  * - in a filtered collection, it only touches objects its filter gives it, before and after the write;
  * - it does not edit an object whose deletion was collected while it was away (no resurrection).
- * A refusal names the object, so the terminal can set that object's writes aside and push the rest.
+ * A refusal names the object, so the terminal can set that object's writes aside and push the rest. It is
+ * returned, not thrown: the push handler sends it as the batch's `reject`.
  */
 import {
   type Change,
   type CollectionDef,
+  isSyncError,
   precedenceOf,
   type ReplicaStore,
   type StoredObject,
-  SyncError,
   type Version,
 } from '@backroom/sync-core';
 import type { Access } from '../access/access.js';
+import type { Refusal } from './refusal.js';
 
-function refuse(c: Change, why: string): SyncError {
-  return new SyncError('SYNC_ERR_FORBIDDEN', `${c.collection}/${c.id}: ${why}`, {
-    collection: c.collection,
-    id: c.id,
-  });
+/** The outcome of {@link checkPush}. */
+export type PushCheck =
+  | {
+      readonly ok: true;
+      /** Objects of filtered collections that are the device's after the push, keyed `collection\u0000id`. */
+      readonly visible: ReadonlySet<string>;
+    }
+  | ({ readonly ok: false } & Refusal);
+
+/** A refusal of one change, naming its object. */
+function refusal(c: Change, code: Refusal['code'], message: string): Refusal {
+  return { code, message, object: { collection: c.collection, id: c.id } };
+}
+
+function forbidden(c: Change, why: string): Refusal {
+  return refusal(c, 'SYNC_ERR_FORBIDDEN', `${c.collection}/${c.id}: ${why}`);
 }
 
 /**
- * @returns the objects of filtered collections that will be the device's after the push (their fields
- *   pass its filter), keyed `collection\u0000id`.
- * @throws SyncError (`SYNC_ERR_FORBIDDEN`, `SYNC_ERR_UNKNOWN_COLLECTION`) naming the first bad change.
+ * The store's and the access rules' checks throw their refusal as a SyncError: this is that refusal,
+ * naming the change's object. Anything else is not a refusal and is thrown again.
  */
-export function checkPush(store: ReplicaStore, access: Access, changes: readonly Change[]): Set<string> {
+function refusalThrown(c: Change, e: unknown): Refusal {
+  if (isSyncError(e)) return refusal(c, e.code, e.message);
+  throw e;
+}
+
+/**
+ * Checks every change of a push before anything of it is merged, and stops at the first bad one.
+ * @returns `ok` with the objects of filtered collections that will be the device's after the push (their
+ *   fields pass its filter), or the refusal of the first bad change (`SYNC_ERR_FORBIDDEN`,
+ *   `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_NOT_FOUND`, `SYNC_ERR_GONE`) naming its object.
+ */
+export function checkPush(store: ReplicaStore, access: Access, changes: readonly Change[]): PushCheck {
   const visible = new Set<string>();
-  const device = access.principal.role === 'admin' ? access.principal.subject : access.principal.deviceId;
   for (const c of changes) {
-    let def: CollectionDef;
-    try {
-      def = store.collection(c.collection);
-      access.assertWritable(def);
-    } catch (e) {
-      if (e instanceof SyncError)
-        throw new SyncError(e.code, e.message, { collection: c.collection, id: c.id }, e);
-      throw e;
-    }
-    const stored = store.get(def.name, c.id, { includeDeleted: true });
-    const current = stored && !stored._meta.deleted ? stored : undefined;
-    if (!stored && !c.exists) {
-      // Edits of an object the hub does not know, without its creation. If the hub never collected a
-      // tombstone, the object never existed here; otherwise it may have been deleted and its tombstone
-      // collected while the device was away. Applying the edits would create (or resurrect) it.
-      if (store.tombstoneHorizon() === 0) {
-        throw new SyncError(
-          'SYNC_ERR_NOT_FOUND',
-          `${c.collection}/${c.id} does not exist on the hub: edits of its fields came without its creation`,
-          { collection: c.collection, id: c.id },
-        );
-      }
-      throw new SyncError(
-        'SYNC_ERR_GONE',
-        `${c.collection}/${c.id} is not on the hub: it was deleted while this device was away (or never existed)`,
-        { collection: c.collection, id: c.id },
+    const refused = checkChange(store, access, c, visible);
+    if (refused) return { ok: false, ...refused };
+  }
+  return { ok: true, visible };
+}
+
+/** Checks one change; adds its object to `visible` when it is a filtered object of the device's. */
+function checkChange(
+  store: ReplicaStore,
+  access: Access,
+  c: Change,
+  visible: Set<string>,
+): Refusal | undefined {
+  let def: CollectionDef;
+  try {
+    def = store.collection(c.collection);
+    access.assertWritable(def);
+  } catch (e) {
+    return refusalThrown(c, e);
+  }
+  const stored = store.get(def.name, c.id, { includeDeleted: true });
+  const current = stored && !stored._meta.deleted ? stored : undefined;
+  if (!stored && !c.exists) {
+    // Edits of an object the hub does not know, without its creation. If the hub never collected a
+    // tombstone, the object never existed here; otherwise it may have been deleted and its tombstone
+    // collected while the device was away. Applying the edits would create (or resurrect) it.
+    if (store.tombstoneHorizon() === 0) {
+      return refusal(
+        c,
+        'SYNC_ERR_NOT_FOUND',
+        `${c.collection}/${c.id} does not exist on the hub: edits of its fields came without its creation`,
       );
     }
-    const maxRank = precedenceBound(def, access, c, stored);
-    const check = (v: Version, what: string) => {
-      if (v.n !== device) throw refuse(c, `${what} is signed by "${v.n}", not by ${device}`);
-      if (v.p > maxRank)
-        throw refuse(c, `${what} claims precedence ${v.p}, above the ${maxRank} it may have`);
-    };
-    if (c.exists) check(c.exists.ver, 'existence');
-    for (const f in c.fields ?? {}) check(c.fields![f].ver, f);
-    for (const f in c.bases ?? {}) check(c.bases![f].ver, f);
-    for (const inc of c.incs ?? []) {
-      check(inc.ver, inc.field);
-      if (!inc.op.startsWith(`${device}/`)) throw refuse(c, `increment ${inc.op} is not ${device}'s`);
-    }
-    const rule = def.precedence;
-    if (rule && 'field' in rule && c.fields && Object.hasOwn(c.fields, rule.field)) {
-      // The rank of the field that decides precedence is the rank of the value written.
-      const w = c.fields[rule.field];
-      const rank = precedenceOf(def, { [rule.field]: w.v }, undefined);
-      if (w.ver.p !== rank)
-        throw refuse(c, `${rule.field} = ${JSON.stringify(w.v)} ranks ${rank}, not ${w.ver.p}`);
-    }
-    if (access.filtered(def.name)) {
-      let after: Record<string, unknown> | undefined;
-      if (c.fields) {
-        after = { ...(current ?? {}) };
-        for (const f in c.fields) after[f] = c.fields[f].v;
-      }
-      // The same check as an HTTP write by this device (Access.assertWithinView).
-      access.assertWithinView(def.name, c.id, current, after);
-      if (after || current) visible.add(`${def.name}\u0000${c.id}`);
-    }
+    return refusal(
+      c,
+      'SYNC_ERR_GONE',
+      `${c.collection}/${c.id} is not on the hub: it was deleted while this device was away (or never existed)`,
+    );
   }
-  return visible;
+  const device = access.principal.role === 'admin' ? access.principal.subject : access.principal.deviceId;
+  const maxRank = precedenceBound(def, access, c, stored);
+  const signed = (v: Version, what: string): Refusal | undefined => {
+    if (v.n !== device) return forbidden(c, `${what} is signed by "${v.n}", not by ${device}`);
+    if (v.p > maxRank)
+      return forbidden(c, `${what} claims precedence ${v.p}, above the ${maxRank} it may have`);
+    return undefined;
+  };
+  const versions: [Version, string][] = [];
+  if (c.exists) versions.push([c.exists.ver, 'existence']);
+  for (const f in c.fields ?? {}) versions.push([c.fields![f].ver, f]);
+  for (const f in c.bases ?? {}) versions.push([c.bases![f].ver, f]);
+  for (const [v, what] of versions) {
+    const bad = signed(v, what);
+    if (bad) return bad;
+  }
+  for (const inc of c.incs ?? []) {
+    const bad = signed(inc.ver, inc.field);
+    if (bad) return bad;
+    if (!inc.op.startsWith(`${device}/`)) return forbidden(c, `increment ${inc.op} is not ${device}'s`);
+  }
+  const rule = def.precedence;
+  if (rule && 'field' in rule && c.fields && Object.hasOwn(c.fields, rule.field)) {
+    // The rank of the field that decides precedence is the rank of the value written.
+    const w = c.fields[rule.field];
+    const rank = precedenceOf(def, { [rule.field]: w.v }, undefined);
+    if (w.ver.p !== rank)
+      return forbidden(c, `${rule.field} = ${JSON.stringify(w.v)} ranks ${rank}, not ${w.ver.p}`);
+  }
+  if (access.filtered(def.name)) {
+    let after: Record<string, unknown> | undefined;
+    if (c.fields) {
+      after = { ...(current ?? {}) };
+      for (const f in c.fields) after[f] = c.fields[f].v;
+    }
+    // The same check as an HTTP write by this device (Access.assertWithinView).
+    try {
+      access.assertWithinView(def.name, c.id, current, after);
+    } catch (e) {
+      return refusalThrown(c, e);
+    }
+    if (after || current) visible.add(`${def.name}\u0000${c.id}`);
+  }
+  return undefined;
 }
 
 /** The highest precedence a write of this device may carry for this object. */

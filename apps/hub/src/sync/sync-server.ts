@@ -133,7 +133,7 @@ export class SyncServer {
   /** Logs a refusal and sends the device its `reject`. */
   private reject(session: DeviceSession, refusal: Refusal, batchId?: string): void {
     this.log.warn(
-      { deviceId: session.deviceId, code: refusal.code, details: refusal.details },
+      { deviceId: session.deviceId, code: refusal.code, object: refusal.object, details: refusal.details },
       'sync message refused',
     );
     this.send(session, rejectMessage(refusal, batchId));

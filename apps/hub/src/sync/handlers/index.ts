@@ -4,9 +4,9 @@
  * enforces the session's order: every connection starts with a `hello`, and a `push` or `pull` before it
  * is refused (docs/protocol.md, "Connecting").
  *
- * A handler's refusals are `reject` messages it sends through the context. An error that still escapes a
- * handler (the store refusing a change, a bug) becomes a `reject` here, so one device's bad message never
- * stops the hub from serving the others.
+ * A handler's refusals are values it sends through the context as `reject` messages. An error that still
+ * escapes a handler (a failure of the store, a bug) becomes a `reject` here too, so one device's bad
+ * message never stops the hub from serving the others.
  */
 import { isSyncError, type SyncMessage } from '@backroom/sync-core';
 import { refusalOf, rejectMessage } from '../refusal.js';
@@ -58,7 +58,7 @@ export function handle(ctx: SyncContext, session: DeviceSession, m: SyncMessage)
     handler(ctx, session, m);
   } catch (e) {
     if (isSyncError(e)) {
-      // A refusal of the store (a counter overflow, an invalid object...): a push's names its object.
+      // An error of sync-core's catalogue: the device hears its code (for a push, naming the object).
       ctx.reject(session, refusalOf(e, m.k === 'push'), batchId);
     } else {
       ctx.log.error({ err: e, deviceId: session.deviceId, kind: m.k }, 'sync handler failed');

@@ -6,11 +6,13 @@
 import {
   type Change,
   encodeMessage,
+  isSyncError,
   type PushMessage,
   type RebasedStamp,
   splitChanges,
 } from '@backroom/sync-core';
 import { checkPush } from '../push-guard.js';
+import { refusalOf } from '../refusal.js';
 import type { DeviceSession } from '../session.js';
 import type { SyncContext } from './context.js';
 
@@ -20,12 +22,24 @@ import type { SyncContext } from './context.js';
  */
 export function handlePush(ctx: SyncContext, session: DeviceSession, m: PushMessage): void {
   const { store } = ctx;
-  const visible = checkPush(store, session.access, m.changes);
-  const result = store.applyRemote(m.changes);
+  const check = checkPush(store, session.access, m.changes);
+  if (!check.ok) {
+    ctx.reject(session, check, m.batchId);
+    return;
+  }
+  let result: ReturnType<typeof store.applyRemote>;
+  try {
+    result = store.applyRemote(m.changes);
+  } catch (e) {
+    // The store's own refusals (an invalid object, a counter overflow...), naming the object they are about.
+    if (!isSyncError(e)) throw e;
+    ctx.reject(session, refusalOf(e, true), m.batchId);
+    return;
+  }
   // The device holds what it pushed: pages will not send its own objects back to it.
   store.transaction(() => {
     for (const c of m.changes) {
-      session.objectPushed(c.collection, c.id, visible.has(`${c.collection}\u0000${c.id}`));
+      session.objectPushed(c.collection, c.id, check.visible.has(`${c.collection}\u0000${c.id}`));
     }
   });
   let state: Change[] = [];
