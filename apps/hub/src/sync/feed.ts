@@ -3,7 +3,7 @@
  * stay in memory, each object's document is parsed once and its registers read once, whatever the number
  * of terminals that need them. A device far behind (reconnecting after a day) reads the store directly.
  */
-import type { ObjectRegisters, ReplicaStore } from '@backroom/sync-core';
+import type { ChangeFeed, ObjectRegisters } from '@backroom/sync-core';
 
 /** One object as of one position of the feed. */
 export interface FeedRow {
@@ -28,7 +28,7 @@ class Entry implements FeedRow {
   private regs: ObjectRegisters | undefined | null = null;
 
   constructor(
-    private readonly store: ReplicaStore,
+    private readonly store: ChangeFeed,
     readonly seq: number,
     readonly collection: string,
     readonly id: string,
@@ -67,7 +67,7 @@ export class Feed {
    *   and parsed for filter checks.
    */
   constructor(
-    private readonly store: ReplicaStore,
+    private readonly store: ChangeFeed,
     private readonly project: Readonly<Record<string, readonly string[]>>,
     private readonly maxRows = 50_000,
   ) {

@@ -14,13 +14,17 @@ import {
   type Change,
   type CollectionDef,
   isSyncError,
+  type ObjectReader,
   precedenceOf,
-  type ReplicaStore,
   type StoredObject,
+  type Tombstones,
   type Version,
 } from '@backroom/sync-core';
 import type { Access } from '../access/access.js';
 import type { Refusal } from './refusal.js';
+
+/** What the push guard reads of the hub's replica: the objects as they are, and the tombstone horizon. */
+export type GuardedStore = Pick<ObjectReader, 'collection' | 'get'> & Pick<Tombstones, 'tombstoneHorizon'>;
 
 /** The outcome of {@link checkPush}. */
 export type PushCheck =
@@ -55,7 +59,7 @@ function refusalThrown(c: Change, e: unknown): Refusal {
  *   fields pass its filter), or the refusal of the first bad change (`SYNC_ERR_FORBIDDEN`,
  *   `SYNC_ERR_UNKNOWN_COLLECTION`, `SYNC_ERR_NOT_FOUND`, `SYNC_ERR_GONE`) naming its object.
  */
-export function checkPush(store: ReplicaStore, access: Access, changes: readonly Change[]): PushCheck {
+export function checkPush(store: GuardedStore, access: Access, changes: readonly Change[]): PushCheck {
   const visible = new Set<string>();
   for (const c of changes) {
     const refused = checkChange(store, access, c, visible);
@@ -66,7 +70,7 @@ export function checkPush(store: ReplicaStore, access: Access, changes: readonly
 
 /** Checks one change; adds its object to `visible` when it is a filtered object of the device's. */
 function checkChange(
-  store: ReplicaStore,
+  store: GuardedStore,
   access: Access,
   c: Change,
   visible: Set<string>,

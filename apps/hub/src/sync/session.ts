@@ -7,7 +7,7 @@
  * closes, a hello restarts the session, a push arrives, a page is sent, skipped or acknowledged, the
  * device is caught up), so that every rule about the session's state sits here, next to the state.
  */
-import type { ReplicaStore } from '@backroom/sync-core';
+import type { PeerLedger } from '@backroom/sync-core';
 import type { Access } from '../access/access.js';
 import type { DevicePrincipal } from '../auth/device.js';
 import type { Page } from './pages.js';
@@ -20,7 +20,10 @@ interface PageInFlight {
   readonly view: readonly [string, string, boolean][];
 }
 
-/** One device's sync session at the hub. Created by the sync server on the device's first connection. */
+/**
+ * One device's sync session at the hub. Created by the sync server on the device's first connection,
+ * with the hub's peer ledger, where the device's cursor and the filtered objects it holds are kept.
+ */
 export class DeviceSession {
   #access: Access;
   #acked = 0;
@@ -39,7 +42,7 @@ export class DeviceSession {
    * carries all of them), so pages may leave those out even right after a full resync.
    */
   private readonly pushed = new Set<string>();
-  /** Objects of filtered collections the device holds (loaded from the store on first use). */
+  /** Objects of filtered collections the device holds (loaded from the ledger on first use). */
   private held: Set<string> | undefined;
   private persisted = -1;
   private persistedAt = 0;
@@ -47,7 +50,7 @@ export class DeviceSession {
   constructor(
     readonly principal: DevicePrincipal,
     access: Access,
-    private readonly store: ReplicaStore,
+    private readonly ledger: PeerLedger,
   ) {
     this.#access = access;
   }
@@ -116,13 +119,13 @@ export class DeviceSession {
 
   /** Whether the device holds an object of a filtered collection, by `collection\u0000id` key. */
   holdsKey(key: string): boolean {
-    this.held ??= new Set(this.store.peerObjects(this.deviceId).map((o) => `${o.collection}\u0000${o.id}`));
+    this.held ??= new Set(this.ledger.peerObjects(this.deviceId).map((o) => `${o.collection}\u0000${o.id}`));
     return this.held.has(key);
   }
 
   /** The cursor the hub last stored for the device (0 if none): what tombstone collection waited for. */
   storedCursor(): number {
-    return Number(this.store.peerCursor(this.deviceId) ?? 0);
+    return Number(this.ledger.peerCursor(this.deviceId) ?? 0);
   }
 
   /** A connection opened: every connection starts with a hello. */
@@ -221,18 +224,18 @@ export class DeviceSession {
     this.persist(true);
   }
 
-  /** Records that the device holds (or no longer holds) an object, in memory and in the store. */
+  /** Records that the device holds (or no longer holds) an object, in memory and in the ledger. */
   private setHolds(collection: string, id: string, has: boolean): void {
     const key = `${collection}\u0000${id}`;
     this.holdsKey(key);
-    this.store.setPeerHas(this.deviceId, collection, id, has);
+    this.ledger.setPeerHas(this.deviceId, collection, id, has);
     if (has) this.held!.add(key);
     else this.held!.delete(key);
   }
 
   /** Forgets what the device holds (it starts over from an empty replica). */
   private clearHolds(): void {
-    this.store.clearPeerObjects(this.deviceId);
+    this.ledger.clearPeerObjects(this.deviceId);
     this.held = new Set();
   }
 
@@ -245,7 +248,7 @@ export class DeviceSession {
     if (cursor === this.persisted) return;
     const t = Date.now();
     if (!now && t - this.persistedAt < 5000) return;
-    this.store.setPeerCursor(this.deviceId, String(cursor));
+    this.ledger.setPeerCursor(this.deviceId, String(cursor));
     this.persisted = cursor;
     this.persistedAt = t;
   }

@@ -4,7 +4,14 @@
  * and nothing else, so what a handler can touch is written in one place, and the server's own state (its
  * sessions, its feed, its timers) stays the server's. The server builds one context when it starts.
  */
-import type { ReplicaStore, SyncMessage } from '@backroom/sync-core';
+import type {
+  ChangeFeed,
+  LocalWriter,
+  ObjectReader,
+  RemoteMerger,
+  SyncMessage,
+  Tombstones,
+} from '@backroom/sync-core';
 import type { Access } from '../../access/access.js';
 import type { DevicePrincipal } from '../../auth/device.js';
 import type { HubConfig } from '../../config.js';
@@ -12,12 +19,23 @@ import type { HubLogger } from '../../logger.js';
 import type { Refusal } from '../refusal.js';
 import type { DeviceSession } from '../session.js';
 
+/**
+ * The roles of the hub's replica the handlers use: `push` reads objects for the push guard, merges the
+ * batch and reads back the rebased objects, with the session's bookkeeping in one transaction; `hello`
+ * reads the feed's head and the tombstone horizon to decide a resync.
+ */
+export type HandlerStore = ObjectReader &
+  RemoteMerger &
+  Pick<ChangeFeed, 'currentSeq'> &
+  Pick<Tombstones, 'tombstoneHorizon'> &
+  Pick<LocalWriter, 'transaction'>;
+
 /** The sync server as its message handlers see it. */
 export interface SyncContext {
   /** The hub's node id in stamps (`welcome.hubId`). */
   readonly hubId: string;
-  /** The hub's replica. */
-  readonly store: ReplicaStore;
+  /** The hub's replica, by the roles the handlers use. */
+  readonly store: HandlerStore;
   /** The clock skew a device's stamps may have before they are rebased (`welcome.maxSkewMs`). */
   readonly config: Pick<HubConfig, 'maxSkewMs'>;
   /** The largest sync message the hub decodes and sends (`welcome.maxMessageBytes`). */
