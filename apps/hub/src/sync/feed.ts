@@ -53,6 +53,7 @@ class Entry implements FeedRow {
 /** Rows read from the store per refill. */
 const READ_ROWS = 5000;
 
+/** The change feed shared by every device's pager, cached in memory past the store's {@link ChangeFeed}. */
 export class Feed {
   /** Cached rows in ascending seq; superseded ones are flagged stale and dropped on compaction. */
   private rows: Entry[] = [];

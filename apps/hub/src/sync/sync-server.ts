@@ -38,6 +38,7 @@ export const HUB_NODE_ID = '@hub';
 /** MQTT header, topic and packet id fit in this much of a packet; the rest is the sync message. */
 const PACKET_OVERHEAD = 1024;
 
+/** What {@link SyncServer.start} needs: the validated config, the schema and filters, the device channel. */
 export interface SyncServerOptions {
   readonly config: HubConfig;
   readonly schema: Schema;
@@ -107,7 +108,15 @@ export class SyncServer {
     });
   }
 
-  /** Opens the hub's replica and starts serving sync messages on the channel. */
+  /**
+   * Opens the hub's replica (`hub.db` in the data directory) and starts serving sync messages on the
+   * channel. `attachSync` (attach.ts) is how a hub does it.
+   * @throws SyncError `SYNC_ERR_STORE_CORRUPT` when `hub.db` is not a replica file.
+   * @example
+   * const server = SyncServer.start({ config, schema, filters, channel, logger });
+   * // ...devices sync over the channel...
+   * await server.close();
+   */
   static start(opts: SyncServerOptions): SyncServer {
     return new SyncServer(opts);
   }
@@ -169,6 +178,7 @@ export class SyncServer {
     return this.tombstones.collect();
   }
 
+  /** Stops the timers and closes the hub's replica. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
