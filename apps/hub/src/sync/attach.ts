@@ -1,7 +1,7 @@
 /**
  * Plugs the sync server into a hub built by `createHub`: loads and validates the schema and the sync
  * filters, then wires the parts together (the sync server and its replica, the device info it adds to
- * `GET /v1/devices`, the vector indexes and the object routes, revocation polling) and closes them in
+ * `GET /v1/devices`, sensor telemetry, the vector indexes and the object routes, revocation polling) and closes them in
  * order. The parts do their own work in their own files.
  */
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import { Access, parseFilterTable } from '../access/access.js';
 import type { HubAttachment, HubContext } from '../app.js';
 import { registerHubObjectRoutes } from '../http/objects.js';
+import { ReadingsIngest } from '../telemetry/readings.js';
 import { watchRevocations } from './revocations.js';
 import { loadSchemaFile } from './schema-file.js';
 import { SyncServer } from './sync-server.js';
@@ -33,6 +34,11 @@ export async function attachSync(ctx: HubContext): Promise<SyncAttachment> {
     logger: ctx.logger.child({ component: 'sync' }),
   });
   ctx.addDeviceInfo((id) => server.deviceInfo(id));
+  // Plain MQTT sensors: their telemetry lands in `readings` when the schema has it.
+  if (Object.hasOwn(schema.collections, 'readings')) {
+    const readings = new ReadingsIngest(server.store, ctx.logger.child({ component: 'telemetry' }));
+    ctx.channel.onTelemetry((id, metric, payload, packet) => readings.ingest(id, metric, payload, packet));
+  }
   // Similarity search over vector fields: indexes open on first use, snapshots under DATA/vectors.
   const vectors = new VectorStore({
     dir: join(ctx.config.dataDir, 'vectors'),

@@ -23,7 +23,6 @@ import type { DevicePrincipal } from '../auth/device.js';
 import type { DeviceChannel } from '../broker/device-channel.js';
 import type { HubConfig } from '../config.js';
 import type { HubLogger } from '../logger.js';
-import { ReadingsIngest } from '../telemetry/readings.js';
 import { Feed } from './feed.js';
 import type { SyncContext } from './handlers/context.js';
 import { handle } from './handlers/index.js';
@@ -92,10 +91,6 @@ export class SyncServer {
     channel.onMessage((deviceId, payload, principal) => this.onMessage(deviceId, payload, principal));
     channel.onConnect((p) => this.onConnect(p));
     channel.onDisconnect((id) => this.onDisconnect(id));
-    if (Object.hasOwn(schema.collections, 'readings')) {
-      const readings = new ReadingsIngest(this.store, logger.child({ component: 'telemetry' }));
-      channel.onTelemetry((id, metric, payload, packet) => readings.ingest(id, metric, payload, packet));
-    }
     // Changes from one device reach the others promptly: every commit wakes the idle sessions.
     this.unsubscribe = this.store.subscribe(() => this.wakeAll());
     this.tombstones = new TombstoneCollector({

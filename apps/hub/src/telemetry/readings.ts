@@ -7,7 +7,7 @@
  * the sensor sends again (DUP set, same packet id, same payload: it did not see our PUBACK) is stored once.
  */
 import { createHash } from 'node:crypto';
-import { type ReplicaStore, stampToString } from '@backroom/sync-core';
+import { type LocalWriter, type RemoteMerger, stampToString } from '@backroom/sync-core';
 import type { TelemetryPacket } from '../broker/device-channel.js';
 import type { HubLogger } from '../logger.js';
 
@@ -20,7 +20,8 @@ export class ReadingsIngest {
   private readonly recent = new Map<string, Map<number, string>>();
 
   constructor(
-    private readonly store: ReplicaStore,
+    /** Where readings are written; the clock gives each reading its unique stamp. */
+    private readonly store: Pick<LocalWriter, 'put'> & Pick<RemoteMerger, 'clock'>,
     private readonly log: HubLogger,
   ) {}
 
