@@ -5,13 +5,15 @@
  * vector-store.
  *
  * The feed reads the `objects` table directly: `seq` is the rowid and a change moves the row to a new one,
- * so "what changed after S" is a rowid range scan and needs no index of its own. Vectors are stored in the
- * object's JSON document as arrays of numbers.
+ * so "what changed after S" is a rowid range scan and needs no index of its own. Vectors are read from
+ * the float32 blobs the store keeps beside its documents (`object_vectors`, replica/vectors.ts), never by
+ * parsing the documents' JSON.
  */
 import { defineErrorCatalogue } from './error-catalogue.js';
 import type { Filter, FilterVars } from './filter/index.js';
 import { filterToSql } from './filter/index.js';
 import { assertFilterFields } from './filter-fields.js';
+import { decodeVector } from './replica/vectors.js';
 import type { CollectionDef } from './schema.js';
 import type { Db, Statement } from './sqlite.js';
 import type { StoredObject } from './types.js';
@@ -118,21 +120,8 @@ export interface VectorFeedOptions {
 interface VectorRow {
   id: string;
   seq: number;
-  /** The document's JSON text; null when the object is dead. */
-  doc: string | null;
-}
-
-/**
- * The field's vector from a document's JSON text, or null. Parsing the whole document with V8's
- * JSON.parse is faster than having SQLite extract the array as text first and parsing that (measured:
- * about 20 µs against 26 µs per 128-dim document); nearly all of it is reading the decimal numbers.
- */
-function vectorOf(doc: string | null, field: string): Float32Array | null {
-  if (doc === null) return null;
-  const v = (JSON.parse(doc) as Record<string, unknown>)[field];
-  // Not an array (null, absent, or a value a schema change made stale): no vector. Non-numbers become
-  // NaN, which the index refuses with a warning.
-  return Array.isArray(v) ? Float32Array.from(v as number[]) : null;
+  /** The field's float32 blob; null when the object is dead or holds no array in the field. */
+  vec: Buffer | null;
 }
 
 /**
@@ -143,14 +132,18 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
   const { db, collection, field } = o;
   const path = `$.${field}`;
   const pageSize = o.pageSize ?? 2048;
-  // `+collection`: keeps SQLite off the (collection, id) index, so `seq > ?` stays a rowid range scan
-  // touching only the rows changed since, whatever the collection's size.
+  // `+o.collection`: keeps SQLite off the (collection, id) index, so `seq > ?` stays a rowid range scan
+  // touching only the rows changed since, whatever the collection's size; each row's blob is one
+  // primary-key seek (a dead object has none: the store removes it with the object's life).
   const changes = db.prepare(
-    `SELECT id, seq, CASE WHEN alive = 1 THEN doc END AS doc
-     FROM objects WHERE seq > ? AND +collection = ? ORDER BY seq LIMIT ?`,
+    `SELECT o.id, o.seq, v.vec FROM objects o
+     LEFT JOIN object_vectors v ON v.collection = o.collection AND v.id = o.id AND v.field = ?
+     WHERE o.seq > ? AND +o.collection = ? ORDER BY o.seq LIMIT ?`,
   );
+  // Only the blob table: it holds exactly the live objects with an array in the field.
   const scanPage = db.prepare(
-    'SELECT id, seq, doc FROM objects WHERE collection = ? AND id > ? AND alive = 1 ORDER BY id LIMIT ?',
+    `SELECT id, seq, vec FROM object_vectors
+     WHERE collection = ? AND id > ? AND field = ? ORDER BY id LIMIT ?`,
   );
   // Filter statements by SQL text: filters come from config and queries; a flood of distinct ones
   // must not grow memory, hence the bound.
@@ -179,11 +172,11 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
       let after = afterSeq;
       for (;;) {
         // One page at a time: no cursor stays open while the caller applies changes or yields.
-        const rows = changes.all(after, collection, pageSize) as VectorRow[];
+        const rows = changes.all(field, after, collection, pageSize) as VectorRow[];
         // The caller may have yielded to the event loop since the last page: tombstones collected
         // meanwhile would be missed, so the caller must rescan.
         if (after !== afterSeq) checkHorizon(afterSeq);
-        for (const r of rows) yield { id: r.id, seq: r.seq, vector: vectorOf(r.doc, field) };
+        for (const r of rows) yield { id: r.id, seq: r.seq, vector: r.vec && decodeVector(r.vec) };
         if (rows.length < pageSize) return;
         after = rows[rows.length - 1].seq;
       }
@@ -192,11 +185,8 @@ export function createVectorFeed(o: VectorFeedOptions): VectorFeed {
     *scanAll(): Iterable<VectorChange> {
       let after = '';
       for (;;) {
-        const rows = scanPage.all(collection, after, pageSize) as VectorRow[];
-        for (const r of rows) {
-          const vector = vectorOf(r.doc, field);
-          if (vector) yield { id: r.id, seq: r.seq, vector };
-        }
+        const rows = scanPage.all(collection, after, field, pageSize) as VectorRow[];
+        for (const r of rows) if (r.vec) yield { id: r.id, seq: r.seq, vector: decodeVector(r.vec) };
         if (rows.length < pageSize) return;
         after = rows[rows.length - 1].id;
       }

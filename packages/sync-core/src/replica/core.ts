@@ -17,6 +17,7 @@ import type { Change, Stamp, StoredObject } from '../types.js';
 import { MergeTables } from './merge-tables.js';
 import { WallRuns } from './restamp.js';
 import { docJson, type Row, rowToState, toStoredObject, versJson } from './rows.js';
+import { VectorBlobs } from './vectors.js';
 
 /** Options of `ReplicaStore.open`. */
 export interface ReplicaStoreOptions {
@@ -120,6 +121,8 @@ export class ReplicaCore {
   readonly merge: MergeTables;
   /** Which local stamps came from this node's own wall clock and never left it (devices only: restamp.ts). */
   readonly wallRuns: WallRuns | undefined;
+  /** Vector fields as float32 blobs for the vector feed, written with their objects (vectors.ts). */
+  readonly vectorBlobs: VectorBlobs;
   private readonly maxObjectBytes: number;
   private readonly st: CoreStatements;
   private readonly runInTx: (fn: () => unknown) => unknown;
@@ -155,6 +158,7 @@ export class ReplicaCore {
     this.merge = new MergeTables(db);
     this.clock = new SyncClock({ maxSkewMs: opts.maxSkewMs, time: opts.time, highWater });
     this.wallRuns = this.useOutbox ? new WallRuns(this.clock, this.meta('wall_run')) : undefined;
+    this.vectorBlobs = new VectorBlobs(db, opts.schema);
     this.runInTx = db.transaction((fn: () => unknown) => {
       const r = fn();
       this.flush();
@@ -311,6 +315,7 @@ export class ReplicaCore {
       if (state.stored)
         this.st.update.run(state.seq, alive, doc, vers, bases, ever, state.collection, state.id);
       else this.st.insert.run(state.collection, state.id, state.seq, alive, doc, vers, bases, ever);
+      this.vectorBlobs.write(def, state);
     }
     this.st.setMeta.run('seq', String(this.seq));
     // The high-water mark is durable before any stamp of this transaction can leave the node.

@@ -9,6 +9,7 @@ import { SyncError } from '../errors.js';
 import { type Db, openDatabase, prepareDatabaseFile } from '../sqlite.js';
 import type { Stamp } from '../types.js';
 import { FORMAT, SCHEMA_SQL } from './rows.js';
+import { VECTOR_SCHEMA_SQL } from './vectors.js';
 
 /** A replica file opened and checked: its database and what the last commit left in `meta`. */
 export interface OpenedReplica {
@@ -39,6 +40,7 @@ export function openReplicaFile<T>(
     checkReplicaFile(file);
     db = openDatabase(file, { durable });
     db.exec(SCHEMA_SQL);
+    db.exec(VECTOR_SCHEMA_SQL);
     const meta = db.prepare<[key: string], string>('SELECT value FROM meta WHERE key = ?').pluck();
     const format = meta.get('format');
     const node = meta.get('node');
@@ -63,6 +65,10 @@ export function openReplicaFile<T>(
         `${file} belongs to node ${JSON.stringify(node)}, not ${JSON.stringify(nodeId)}`,
         { file, fileNode: node, nodeId },
       );
+    }
+    if (format !== undefined && Number(format) < FORMAT) {
+      // Format 1 → 2: the vector blobs are filled from the documents when the store is built (vectors.ts).
+      db.prepare<[string], never>("UPDATE meta SET value = ? WHERE key = 'format'").run(String(FORMAT));
     }
     const hw = meta.get('clock');
     const seq = Number(meta.get('seq') ?? '0');

@@ -8,8 +8,11 @@ import type { CollectionDef } from '../schema.js';
 import type { ObjectMeta, StoredObject } from '../types.js';
 import type { StoredVersion } from '../version.js';
 
-/** Version of the file format; a newer file is refused rather than misread. */
-export const FORMAT = 1;
+/**
+ * Version of the file format; a newer file is refused rather than misread. 2: vector fields also as
+ * float32 blobs (vectors.ts); a format-1 file is upgraded at open.
+ */
+export const FORMAT = 2;
 
 /** A row of the `objects` table. */
 export interface Row {
