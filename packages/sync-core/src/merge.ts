@@ -145,14 +145,17 @@ export function applyChange(
   const exact = change.incs || change.bases ? projectCounters(state, change, ops) : undefined;
   let touched = false;
   let changed = false;
-  // The writes of one change usually share one version: convert it once.
+  // The writes of one change usually share one version (one object after a put, equal copies after a
+  // decode): convert it once, and let the registers share the stored form (rows.ts writes it once).
   let lastVer: Version | undefined;
   let lastSv: StoredVersion = [0, '', ''];
   const sv0 = (v: Version): StoredVersion => {
-    if (v !== lastVer) {
-      lastVer = v;
+    if (
+      v !== lastVer &&
+      (lastVer === undefined || v.s !== lastVer.s || v.n !== lastVer.n || v.p !== lastVer.p)
+    )
       lastSv = storeVersion(v);
-    }
+    lastVer = v;
     return lastSv;
   };
   const touch = () => {

@@ -34,6 +34,9 @@ interface RebaseStatements {
   readonly put: Statement<[node: string, from: string, to: string], never>;
 }
 
+/** Batches smaller than this read their objects one by one: one query each costs about the same. */
+const PRELOAD_MIN = 8;
+
 /** Remote merges of one replica (see the file comment); each method is documented on `RemoteMerger`. */
 export class RemoteMerge {
   private readonly st: RebaseStatements;
@@ -62,6 +65,7 @@ export class RemoteMerge {
       const rebaseMap = rebase ? this.rebaseMap(changes) : new Map<string, Stamp>();
       const rebased: Rebase[] = [];
       const before = this.core.changedCount();
+      if (changes.length >= PRELOAD_MIN) this.preload(changes);
       for (let i = 0; i < changes.length; i++) {
         let change = changes[i];
         if (rebaseMap.size) change = this.rebaseChange(change, rebaseMap, rebased);
@@ -132,6 +136,17 @@ export class RemoteMerge {
     });
   }
 
+  /** Reads the batch's objects a few hundred per query, collection by collection (core `preload`). */
+  private preload(changes: readonly Change[]): void {
+    const ids = new Map<string, string[]>();
+    for (const c of changes) {
+      const list = ids.get(c.collection);
+      if (list) list.push(c.id);
+      else ids.set(c.collection, [c.id]);
+    }
+    for (const [collection, list] of ids) this.core.preload(this.core.collection(collection), list);
+  }
+
   /**
    * Stamps of the batch to replace, keyed `node/stamp`: those too far ahead get fresh local stamps in
    * their original order. Every replacement is recorded, so a redelivered change is re-stamped to the
@@ -141,10 +156,11 @@ export class RemoteMerge {
     const clock = this.core.clock;
     const map = new Map<string, Stamp>();
     const ahead: Version[] = [];
+    // The key (a bigint printed in decimal) is built only for the rare stamps that need one.
     const check = (v: Version) => {
-      const k = `${v.n}/${v.s}`;
-      if (map.has(k)) return;
       if (this.rebasedNodes.has(v.n)) {
+        const k = `${v.n}/${v.s}`;
+        if (map.has(k)) return;
         const to = this.st.get.get(v.n, stampToString(v.s));
         if (to !== undefined) {
           map.set(k, stampFromString(to));
@@ -152,6 +168,8 @@ export class RemoteMerge {
         }
       }
       if (clock.isTooFarAhead(v.s)) {
+        const k = `${v.n}/${v.s}`;
+        if (map.has(k)) return;
         map.set(k, 0n);
         ahead.push(v);
       }
