@@ -7,8 +7,8 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchema, type ReplicaStore, type Schema, ReplicaStore as Store } from '@backroom/sync-core';
-import { VectorStore } from '@backroom/vector-store';
 import pino from 'pino';
+import { LazyVectorStore } from './api/lazy-vectors.js';
 import { createAgentApi } from './api/server.js';
 import type { SyncStatus } from './api/status.js';
 import { type AgentOptions, resolveAgentOptions } from './options.js';
@@ -85,7 +85,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     logger: logger.child({ component: 'sync' }),
     maxMessageBytes: o.maxMessageBytes,
   });
-  const vectors = new VectorStore({
+  // Loaded on the first similarity search: most terminals never search (./api/lazy-vectors.ts).
+  const vectors = new LazyVectorStore({
     dir: join(o.dataDir, 'vectors'),
     logger: logger.child({ component: 'vectors' }),
   });

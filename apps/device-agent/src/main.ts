@@ -4,8 +4,12 @@
  * `{"event":"listening","api":PORT}` on stdout and closes the agent on SIGINT or SIGTERM.
  * Exit status: 0 after a clean shutdown, 1 when the agent fails to start or to close, 2 for a usage error.
  */
-import { pino } from 'pino';
-import { parseAgentArgs, USAGE } from './cli-options.js';
+import { applyHeapSettings } from './heap-settings.js';
+
+// First, before the modules below allocate: V8 settings for a long-running, mostly idle process.
+applyHeapSettings();
+const { pino } = await import('pino');
+const { parseAgentArgs, USAGE } = await import('./cli-options.js');
 
 const parsed = parseAgentArgs(process.argv.slice(2), process.env);
 if (parsed.kind === 'help') {

@@ -15,6 +15,7 @@ import type { VectorStore } from '@backroom/vector-store';
 import { registerSearchRoute } from '@backroom/vector-store/http';
 import { type FastifyBaseLogger, type FastifyInstance, fastify } from 'fastify';
 import { AgentApiError } from './errors.js';
+import type { VectorIndexes } from './lazy-vectors.js';
 import type { SyncStatus } from './status.js';
 
 /** The only address the API binds: it has no authentication, so nothing off the terminal may reach it. */
@@ -30,8 +31,11 @@ const LOCAL_HOST_NAMES = new Set(['127.0.0.1', 'localhost']);
 export interface AgentApiOptions {
   /** The terminal's replica. */
   readonly store: ReplicaStore;
-  /** Vector indexes for `POST /v1/collections/{c}/search` (offline similarity search); none: no route. */
-  readonly vectors?: VectorStore;
+  /**
+   * Vector indexes for `POST /v1/collections/{c}/search` (offline similarity search): a `VectorStore`, or
+   * the agent's `LazyVectorStore` (./lazy-vectors.ts) that loads one on the first search; none: no route.
+   */
+  readonly vectors?: VectorIndexes;
   /** The sync client's current state, read on each `GET /v1/sync/status`. */
   readonly status: () => SyncStatus;
   /** Must be `127.0.0.1` (the default); any other value is refused. */
@@ -119,7 +123,10 @@ export async function createAgentApi(options: AgentApiOptions): Promise<AgentApi
       }
     },
   });
-  if (options.vectors) registerSearchRoute(app, { store: options.store, vectors: options.vectors });
+  if (options.vectors) {
+    // The route uses only has/index/open of the VectorStore it names (see VectorIndexes).
+    registerSearchRoute(app, { store: options.store, vectors: options.vectors as VectorStore });
+  }
   app.get('/v1/sync/status', async (): Promise<SyncStatus> => {
     const s = options.status();
     // The documented fields, whatever else the provider's object carries.
