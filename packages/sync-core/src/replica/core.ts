@@ -107,6 +107,15 @@ const INSERT_CHUNK = 64;
 const PRELOAD_CHUNK = 500;
 const SURROGATE = /[\uD800-\uDFFF]/;
 
+/**
+ * Rows a role module batches in memory during a transaction: `flush` writes them inside the transaction,
+ * before the objects, at commit; `discard` forgets them when the transaction rolls back.
+ */
+export interface CommitHook {
+  flush(): void;
+  discard(): void;
+}
+
 /** An object the open transaction changed, and who changed it. */
 interface DirtyEntry {
   readonly state: ObjectState;
@@ -147,6 +156,7 @@ export class ReplicaCore {
   private readonly cache = new Map<string, ObjectState>();
   private readonly dirty = new Map<string, DirtyEntry>();
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
+  private readonly hooks: CommitHook[] = [];
 
   constructor(db: Db, opts: ReplicaStoreOptions, seq: number, highWater: Stamp | undefined) {
     this.db = db;
@@ -229,6 +239,7 @@ export class ReplicaCore {
       // The transaction rolled back: forget the in-memory view of it.
       this.cache.clear();
       this.dirty.clear();
+      for (const h of this.hooks) h.discard();
       this.seq = Number(this.meta('seq') ?? '0');
       throw e;
     } finally {
@@ -323,6 +334,11 @@ export class ReplicaCore {
     this.st.setMeta.run(k, value);
   }
 
+  /** Lets a role module write what it batched in a transaction at its commit (see {@link CommitHook}). */
+  onCommit(hook: CommitHook): void {
+    this.hooks.push(hook);
+  }
+
   /** Calls `listener` after each committed change of an object. Returns the unsubscribe function. */
   subscribe(listener: (e: ChangeEvent) => void): () => void {
     this.listeners.add(listener);
@@ -339,6 +355,7 @@ export class ReplicaCore {
 
   /** Writes dirty objects, the sequence and the clock's high-water mark: called inside the transaction. */
   private flush(): void {
+    for (const h of this.hooks) h.flush();
     // New objects' values, written INSERT_CHUNK at a time (the rest one by one after the loop).
     const fresh: unknown[] = [];
     for (const { state } of this.dirty.values()) {

@@ -39,6 +39,8 @@ interface OutboxRow {
 /** The statements of this module, by name. */
 interface OutboxStatements {
   readonly add: Statement<[collection: string, id: string, op: string | null], never>;
+  /** {@link ADD_CHUNK} entries at once: collection, id, op, entry after entry. */
+  readonly addMany: Statement<(string | null)[], never>;
   readonly read: Statement<[afterSeq: number, limit: number], OutboxRow>;
   readonly delete: Statement<[seq: number], never>;
   readonly deleteUpTo: Statement<[seq: number], never>;
@@ -56,12 +58,20 @@ interface OutboxStatements {
   readonly quarantined: Statement<[], QuarantinedObject>;
 }
 
+/** Entries written by one multi-row insert: a batch of local writes runs 1/64 of the statements. */
+const ADD_CHUNK = 64;
+
 /** Reads this node's registers of one object (the change feed's `changeFor`). */
 export type ChangeReader = (collection: string, id: string, sel: ChangeSelection) => Change | undefined;
 
 /** The outbox and quarantine of one replica (see the file comment). */
 export class OutboxQueue {
   private readonly st: OutboxStatements;
+  /**
+   * Entries queued by the open transaction, not yet inserted (collection, id, op, entry after entry):
+   * written at its commit, in order, before the objects (core `onCommit`), and before any read here.
+   */
+  private readonly queued: (string | null)[] = [];
 
   constructor(
     private readonly core: ReplicaCore,
@@ -70,6 +80,9 @@ export class OutboxQueue {
     const db = core.db;
     this.st = {
       add: db.prepare('INSERT INTO outbox (collection, id, op) VALUES (?, ?, ?)'),
+      addMany: db.prepare(
+        `INSERT INTO outbox (collection, id, op) VALUES ${Array(ADD_CHUNK).fill('(?, ?, ?)').join(', ')}`,
+      ),
       read: db.prepare('SELECT seq, collection, id, op FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       delete: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       deleteUpTo: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
@@ -87,15 +100,31 @@ export class OutboxQueue {
       ),
       quarantined: db.prepare('SELECT collection, id, code, message, at FROM quarantine ORDER BY at'),
     };
+    core.onCommit({ flush: () => this.drain(), discard: () => this.queued.splice(0) });
   }
 
-  /** Queues a local write (inside its transaction): the object, and its first increment's id if any. */
+  /**
+   * Queues a local write (inside its transaction): the object, and its first increment's id if any. The
+   * entry is inserted by the same transaction, at its commit or at the next read of the outbox.
+   */
   enqueue(change: Change): void {
-    this.st.add.run(change.collection, change.id, change.incs?.[0]?.op ?? null);
+    this.queued.push(change.collection, change.id, change.incs?.[0]?.op ?? null);
+  }
+
+  /** Inserts the queued entries, in the order they were queued. */
+  private drain(): void {
+    const q = this.queued;
+    if (q.length === 0) return;
+    let i = 0;
+    for (; i + 3 * ADD_CHUNK <= q.length; i += 3 * ADD_CHUNK)
+      this.st.addMany.run(...q.slice(i, i + 3 * ADD_CHUNK));
+    for (; i < q.length; i += 3) this.st.add.run(q[i] as string, q[i + 1] as string, q[i + 2]);
+    q.length = 0;
   }
 
   /** See `Outbox.pendingChanges`. */
   pendingChanges(limit: number, afterSeq = 0): PendingChange[] {
+    this.drain();
     const groups = new Map<
       string,
       { collection: string; id: string; seq: number; ops: Set<string>; rows: number[] }
@@ -124,6 +153,7 @@ export class OutboxQueue {
 
   /** See `Outbox.ackRows`. */
   ackRows(rows: readonly number[]): void {
+    this.drain();
     this.core.transaction(() => {
       for (const r of rows) this.st.delete.run(r);
     });
@@ -135,6 +165,7 @@ export class OutboxQueue {
    * objects below `seq` that still have to travel).
    */
   ackPending(seq: number, objects?: readonly ObjectKey[]): void {
+    this.drain();
     if (!objects) {
       this.st.deleteUpTo.run(seq);
       return;
@@ -146,16 +177,19 @@ export class OutboxQueue {
 
   /** See `Outbox.pendingCount`. */
   pendingCount(): number {
+    this.drain();
     return this.st.count.get() ?? 0;
   }
 
   /** See `Outbox.hasPending`. */
   hasPending(collection: string, id: string): boolean {
+    this.drain();
     return this.st.has.get(collection, id) !== undefined;
   }
 
   /** See `Outbox.quarantine`. */
   quarantine(collection: string, id: string, code: string, message: string): number {
+    this.drain();
     return this.core.transaction(() => {
       const n = this.st.deleteObject.run(collection, id).changes;
       this.st.quarantine.run(collection, id, code, message, Date.now());
@@ -170,11 +204,13 @@ export class OutboxQueue {
 
   /** Every object with an entry in the outbox (each once). */
   pendingObjects(): ObjectKey[] {
+    this.drain();
     return this.st.objects.all();
   }
 
   /** Gives an increment's entries its new id (a restamp renamed the increment). */
   renameIncrement(collection: string, id: string, from: string, to: string): void {
+    this.drain();
     this.st.renameOp.run(to, collection, id, from);
   }
 }
