@@ -1,7 +1,7 @@
 /**
- * The vector index fed by sync-core's ReplicaStore (`store.vectorSource`, vectors as JSON arrays in the
- * object documents) against vector-store's own blob tables (`SqliteVectorSource`, float32 BLOBs) on the
- * same 100k × 128 vectors: reading every vector for a rebuild, and a whole rebuild at open (read + graph
+ * The vector index fed by sync-core's ReplicaStore (`store.vectorSource`, reading the float32 blobs the
+ * store keeps beside its JSON documents) against vector-store's own blob tables (`SqliteVectorSource`) on
+ * the same 100k × 128 vectors: reading every vector for a rebuild, and a whole rebuild at open (read + graph
  * build in the worker, M=16, efConstruction=200). One JSON line per result; medians of several rounds.
  *
  *   npm run bench -- vector-replica          (VECTOR_BENCH_N=20000 for a quick run)

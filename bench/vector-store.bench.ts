@@ -217,7 +217,7 @@ emit({
   raw_bytes_per_vector: Math.round(rawBytesPerVector),
   ratio: rssDelta / ((rawBytesPerVector * N) / 2 ** 20),
   hnswlib_formula_bytes: hnswFormula,
-  note: 'RSS growth while opening (ours: graph + float32 copy for exact search + id maps; raw: graph built)',
+  note: 'RSS growth while opening (ours: graph + id maps, no float32 copy past exactBelow; raw: graph built)',
 });
 await index.close();
 source.close();

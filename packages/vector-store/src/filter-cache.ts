@@ -7,7 +7,7 @@
 
 import type { Filter, FilterVars, VectorSource } from '@backroom/sync-core';
 import { parseFilter } from '@backroom/sync-core';
-import { ExactSet } from './hnsw-graph.js';
+import { ExactSet, type HnswGraph } from './hnsw-graph.js';
 import type { LabelTable } from './label-table.js';
 
 /** The live candidates of one filter, as labels. */
@@ -49,9 +49,16 @@ export class FilterCache {
 
   /**
    * The candidates of `filterText` under `vars` as of store sequence `seq` (the index must already be
-   * caught up to `seq`). Throws SyncError SYNC_ERR_FILTER_SYNTAX / SYNC_ERR_FILTER_VARIABLE.
+   * caught up to `seq`; `graph` is the one paired with `table`, read for vectors when the table keeps no
+   * copy). Throws SyncError SYNC_ERR_FILTER_SYNTAX / SYNC_ERR_FILTER_VARIABLE.
    */
-  candidates(filterText: string, vars: FilterVars, seq: number, table: LabelTable): Candidates {
+  candidates(
+    filterText: string,
+    vars: FilterVars,
+    seq: number,
+    table: LabelTable,
+    graph: HnswGraph,
+  ): Candidates {
     const key = `${filterText}\u0000${JSON.stringify(vars)}`;
     let e = this.entries.get(key);
     if (e) {
@@ -96,10 +103,13 @@ export class FilterCache {
       if (n <= this.exactMax) {
         // Rebuilt on change: ~1 ms per 1,000 × 128, repaid after a few searches of this filter.
         const dim = table.dim;
+        const copy = table.vectors;
         exact = new ExactSet(table.metric, dim, n);
         for (let i = 0; i < n; i++) {
           const at = labels[i] * dim;
-          exact.add(Array.from(table.vectors.subarray(at, at + dim)), labels[i]);
+          // From the table's copy while the index is small, else from the graph (live labels only).
+          const v = copy ? Array.from(copy.subarray(at, at + dim)) : graph.vectorOf(labels[i]);
+          exact.add(v, labels[i]);
         }
       }
       e.candidates = { labels: labels.subarray(0, n), bitmap, exact };

@@ -1,17 +1,19 @@
 /**
  * Reads hnswlib's index file format (hnswlib 0.8 `saveIndex`, as bundled by hnswlib-node 3) without
  * hnswlib: to check a snapshot's structure before handing it to native code (which trusts every byte),
- * and to read each slot's label, deleted mark and vector so the exact-search copy is restored from the
+ * and to read each slot's label, deleted mark and vector so an exact-search copy is restored from the
  * same bytes the graph is.
  */
+
+import { type FileHandle, open } from 'node:fs/promises';
 
 /** hnswlib's fixed header: 11 size_t/int fields and a double, 96 bytes, little-endian. */
 const HEADER_BYTES = 96;
 /** hnswlib marks a deleted slot with bit 0 of the third byte of its level-0 link list header. */
 const DELETE_MARK = 0x01;
 
-/** What a graph file holds, slot by slot. */
-export interface GraphFileContents {
+/** What a graph file holds, slot by slot (its vectors are passed to a callback while reading). */
+export interface GraphFileSlots {
   /** Slots written (deleted ones included). */
   slots: number;
   /** Slot capacity the file was saved with. */
@@ -22,83 +24,137 @@ export interface GraphFileContents {
   labels: Uint32Array;
   /** 1 where the slot is marked deleted. */
   deleted: Uint8Array;
-  /** Calls `fn(slot, data, offset)` with the slot's `dim` floats at `data[offset..]`. */
-  forEachVector(fn: (slot: number, data: Float32Array, offset: number) => void): void;
 }
 
 /**
- * Parses and checks a whole graph file. Returns a reason string instead of throwing when the bytes are
- * not a well-formed graph of this `dim`: the caller then rebuilds.
+ * Sequential reads of a file through one fixed buffer: `take(n)` returns the next `n` bytes (a view that
+ * stays valid until the next call), so a whole graph file is never held in memory at once.
  */
-export function parseGraphFile(buf: Buffer, dim: number): GraphFileContents | string {
-  if (buf.byteLength < HEADER_BYTES) return 'graph file shorter than its header';
-  const u64 = (at: number): number => {
-    const v = buf.readBigUInt64LE(at);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
-  };
-  const offsetLevel0 = u64(0);
-  const capacity = u64(8);
-  const slots = u64(16);
-  const sizePerElement = u64(24);
-  const labelOffset = u64(32);
-  const offsetData = u64(40);
-  const maxM0 = u64(64);
-  const m = u64(72);
-  const efConstruction = u64(88);
-  const linksLevel0 = maxM0 * 4 + 4;
-  if (
-    offsetLevel0 !== 0 ||
-    slots < 0 ||
-    capacity < slots ||
-    maxM0 !== m * 2 ||
-    offsetData !== linksLevel0 ||
-    labelOffset !== linksLevel0 + dim * 4 ||
-    sizePerElement !== labelOffset + 8
-  ) {
-    return 'graph file header does not match the index layout';
-  }
-  const level0End = HEADER_BYTES + slots * sizePerElement;
-  if (level0End > buf.byteLength) return 'graph file truncated in level 0';
-  // Upper-level link lists: a 4-byte size then that many bytes, per slot; they must end exactly at EOF.
-  const perLevel = (m * 4 + 4) >>> 0;
-  let at = level0End;
-  for (let i = 0; i < slots; i++) {
-    if (at + 4 > buf.byteLength) return 'graph file truncated in upper levels';
-    const size = buf.readUInt32LE(at);
-    if (size % perLevel !== 0) return 'graph file has a malformed link list';
-    at += 4 + size;
-  }
-  if (at !== buf.byteLength) return 'graph file has trailing or missing bytes';
+class ChunkReader {
+  private buf: Buffer;
+  private start = 0;
+  private end = 0;
+  private filePos = 0;
 
-  const labels = new Uint32Array(slots);
-  const deleted = new Uint8Array(slots);
-  for (let i = 0; i < slots; i++) {
-    const base = HEADER_BYTES + i * sizePerElement;
-    const label = buf.readBigUInt64LE(base + labelOffset);
-    if (label > 0xffffffffn) return 'graph file has a label out of range';
-    labels[i] = Number(label);
-    deleted[i] = buf[base + 2] & DELETE_MARK;
+  constructor(
+    private readonly fh: FileHandle,
+    chunk: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(chunk);
   }
-  return {
-    slots,
-    capacity,
-    m,
-    efConstruction,
-    labels,
-    deleted,
-    forEachVector(fn) {
-      if (sizePerElement % 4 !== 0) throw new Error('unaligned hnswlib element size');
-      // A view when the Buffer is 4-aligned (a readFile Buffer is); else one aligned copy of level 0.
-      const start = buf.byteOffset + HEADER_BYTES;
-      let aligned: Float32Array;
-      if (start % 4 === 0) aligned = new Float32Array(buf.buffer, start, (slots * sizePerElement) / 4);
-      else {
-        aligned = new Float32Array((slots * sizePerElement) / 4);
-        new Uint8Array(aligned.buffer).set(buf.subarray(HEADER_BYTES, level0End));
+
+  /** The next `n` bytes, or null at end of file before `n` bytes. */
+  async take(n: number): Promise<Buffer | null> {
+    if (this.end - this.start < n) {
+      if (n > this.buf.length) {
+        const grown = Buffer.allocUnsafe(n);
+        this.buf.copy(grown, 0, this.start, this.end);
+        this.buf = grown;
+      } else this.buf.copy(this.buf, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+      while (this.end < n) {
+        const { bytesRead } = await this.fh.read(
+          this.buf,
+          this.end,
+          this.buf.length - this.end,
+          this.filePos,
+        );
+        if (bytesRead === 0) return null;
+        this.end += bytesRead;
+        this.filePos += bytesRead;
       }
-      const stride = sizePerElement / 4;
-      const dataOff = offsetData / 4;
-      for (let i = 0; i < slots; i++) fn(i, aligned, i * stride + dataOff);
-    },
-  };
+    }
+    const out = this.buf.subarray(this.start, this.start + n);
+    this.start += n;
+    return out;
+  }
+
+  /** Skips `n` bytes; false at end of file before them. */
+  async skip(n: number): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      const step = Math.min(left, this.buf.length);
+      if ((await this.take(step)) === null) return false;
+      left -= step;
+    }
+    return true;
+  }
+
+  /** Whether the whole file was consumed. */
+  async atEnd(): Promise<boolean> {
+    return this.end === this.start && (await this.take(1)) === null;
+  }
+}
+
+/**
+ * Parses and checks a whole graph file (header layout, every link-list size, labels, deleted marks),
+ * reading it in 8 MiB chunks rather than as one Buffer (about 70 MB at 100k × 128, held while the graph
+ * loads). `onVector(slot, floats)` receives each slot's `dim` floats (a view valid during the call).
+ * Returns a reason string when the bytes are not a well-formed graph of this `dim`.
+ */
+export async function scanGraphFile(
+  path: string,
+  dim: number,
+  onVector?: (slot: number, floats: Float32Array) => void,
+): Promise<GraphFileSlots | string> {
+  const fh = await open(path, 'r');
+  try {
+    const r = new ChunkReader(fh, 8 << 20);
+    const head = await r.take(HEADER_BYTES);
+    if (!head) return 'graph file shorter than its header';
+    const u64 = (at: number): number => {
+      const v = head.readBigUInt64LE(at);
+      return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
+    };
+    const offsetLevel0 = u64(0);
+    const capacity = u64(8);
+    const slots = u64(16);
+    const sizePerElement = u64(24);
+    const labelOffset = u64(32);
+    const offsetData = u64(40);
+    const maxM0 = u64(64);
+    const m = u64(72);
+    const efConstruction = u64(88);
+    const linksLevel0 = maxM0 * 4 + 4;
+    if (
+      offsetLevel0 !== 0 ||
+      slots < 0 ||
+      capacity < slots ||
+      maxM0 !== m * 2 ||
+      offsetData !== linksLevel0 ||
+      labelOffset !== linksLevel0 + dim * 4 ||
+      sizePerElement !== labelOffset + 8
+    ) {
+      return 'graph file header does not match the index layout';
+    }
+    const labels = new Uint32Array(slots);
+    const deleted = new Uint8Array(slots);
+    const floats = new Float32Array(dim);
+    const floatBytes = new Uint8Array(floats.buffer);
+    for (let i = 0; i < slots; i++) {
+      const el = await r.take(sizePerElement);
+      if (!el) return 'graph file truncated in level 0';
+      const label = el.readBigUInt64LE(labelOffset);
+      if (label > 0xffffffffn) return 'graph file has a label out of range';
+      labels[i] = Number(label);
+      deleted[i] = el[2] & DELETE_MARK;
+      if (onVector) {
+        floatBytes.set(el.subarray(offsetData, offsetData + dim * 4));
+        onVector(i, floats);
+      }
+    }
+    const perLevel = (m * 4 + 4) >>> 0;
+    for (let i = 0; i < slots; i++) {
+      const sizeBytes = await r.take(4);
+      if (!sizeBytes) return 'graph file truncated in upper levels';
+      const size = sizeBytes.readUInt32LE(0);
+      if (size % perLevel !== 0) return 'graph file has a malformed link list';
+      if (!(await r.skip(size))) return 'graph file has trailing or missing bytes';
+    }
+    if (!(await r.atEnd())) return 'graph file has trailing or missing bytes';
+    return { slots, capacity, m, efConstruction, labels, deleted };
+  } finally {
+    await fh.close();
+  }
 }

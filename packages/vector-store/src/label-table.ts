@@ -1,6 +1,8 @@
 /**
- * The id↔label map of one index, its free list, and a copy of every live vector by label (in hnswlib's
- * stored form) used for exact search and for background rebuilds without reading the store again.
+ * The id↔label map of one index, its free list, and, while the index is small, a copy of every vector by
+ * label (in hnswlib's stored form) for exact search without calls into native code. Past `copyLimit`
+ * slots the copy is dropped: the graph holds every vector already, and a second copy would cost 4·dim
+ * bytes per vector for the rare paths that need one (they read the graph instead).
  */
 import { type Metric, storeForm, type VectorLike } from './metric.js';
 
@@ -14,15 +16,18 @@ export class LabelTable {
   readonly labels = new Map<string, number>();
   /** Labels of deleted slots, reused before new slots are taken. */
   readonly free: number[] = [];
-  /** Live vectors by label: `vectors[label*dim .. +dim]`. */
-  vectors: Float32Array;
+  /** Vectors by label, `vectors[label*dim .. +dim]`, while slots ≤ `copyLimit`; null past it. */
+  vectors: Float32Array | null;
+  /** Most slots the vector copy is kept for. */
+  readonly copyLimit: number;
   /** Bumped whenever a label changes owner, so label bitmaps derived from id sets can be refreshed. */
   epoch = 0;
 
-  constructor(dim: number, metric: Metric, capacity = 1024) {
+  constructor(dim: number, metric: Metric, capacity = 1024, copyLimit = Number.POSITIVE_INFINITY) {
     this.dim = dim;
     this.metric = metric;
-    this.vectors = new Float32Array(Math.max(1, capacity) * dim);
+    this.copyLimit = copyLimit;
+    this.vectors = new Float32Array(Math.max(1, Math.min(capacity, copyLimit)) * dim);
   }
 
   /** Slots ever handed out (deleted ones included): the graph's element count. */
@@ -62,21 +67,18 @@ export class LabelTable {
     return label;
   }
 
-  /** Stores `v` (normalised under cosine) as the vector of `label`. */
+  /** Stores `v` (normalised under cosine) as the vector of `label`, when the table keeps a copy. */
   setVector(label: number, v: VectorLike): void {
-    storeForm(v, this.metric, this.vectors, label * this.dim);
-  }
-
-  /** A copy of the stored vector of `id`, or undefined. */
-  vectorOf(id: string): Float32Array | undefined {
-    const label = this.labels.get(id);
-    if (label === undefined) return undefined;
-    return this.vectors.slice(label * this.dim, (label + 1) * this.dim);
+    if (this.vectors) storeForm(v, this.metric, this.vectors, label * this.dim);
   }
 
   private ensureCapacity(slots: number): void {
-    if (slots * this.dim <= this.vectors.length) return;
-    const grown = new Float32Array(Math.ceil(slots * 1.5) * this.dim);
+    if (!this.vectors || slots * this.dim <= this.vectors.length) return;
+    if (slots > this.copyLimit) {
+      this.vectors = null;
+      return;
+    }
+    const grown = new Float32Array(Math.min(Math.ceil(slots * 1.5), this.copyLimit) * this.dim);
     grown.set(this.vectors);
     this.vectors = grown;
   }

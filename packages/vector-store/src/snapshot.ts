@@ -111,10 +111,11 @@ export class SnapshotFiles {
   }
 
   /**
-   * Reads and checks the committed meta and its graph bytes. Throws VEC_ERR_SNAPSHOT_CORRUPT for a
-   * missing, truncated or altered file; returns null when there is no snapshot at all.
+   * Reads and checks the committed meta and its graph file's size and CRC-32 (streamed in chunks: the
+   * graph is not held in memory). Throws VEC_ERR_SNAPSHOT_CORRUPT for a missing, truncated or altered
+   * file; returns null when there is no snapshot at all.
    */
-  async load(): Promise<{ meta: SnapshotMeta; graph: Buffer; graphPath: string } | null> {
+  async load(): Promise<{ meta: SnapshotMeta; graphPath: string } | null> {
     let text: string;
     try {
       text = await readFile(this.metaPath, 'utf8');
@@ -133,17 +134,29 @@ export class SnapshotFiles {
     }
     if (meta.format !== FORMAT) throw corrupt('meta format', { format: meta.format });
     const graphPath = join(this.dir, meta.graphFile);
-    let graph: Buffer;
+    let bytes = 0;
+    let crc = 0;
     try {
-      graph = await readFile(graphPath);
+      const fh = await open(graphPath, 'r');
+      try {
+        const chunk = Buffer.allocUnsafe(8 << 20);
+        for (;;) {
+          const { bytesRead } = await fh.read(chunk, 0, chunk.length, bytes);
+          if (bytesRead === 0) break;
+          crc = crc32(chunk.subarray(0, bytesRead), crc);
+          bytes += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       throw corrupt('graph file unreadable', { graphFile: meta.graphFile }, e);
     }
-    if (graph.byteLength !== meta.graphBytes) {
-      throw corrupt('graph file size', { expected: meta.graphBytes, actual: graph.byteLength });
+    if (bytes !== meta.graphBytes) {
+      throw corrupt('graph file size', { expected: meta.graphBytes, actual: bytes });
     }
-    if (crc32(graph) !== meta.graphCrc) throw corrupt('graph file checksum');
-    return { meta, graph, graphPath };
+    if (crc !== meta.graphCrc) throw corrupt('graph file checksum');
+    return { meta, graphPath };
   }
 
   /** Removes the snapshot entirely (after it was found corrupt, before a rebuild). */

@@ -11,7 +11,7 @@ import { hasErrorCode, isVectorStoreError, VectorStoreError } from './errors.js'
 import { exactTopK } from './exact.js';
 import { FilterCache } from './filter-cache.js';
 import { type BuildJob, buildInSlices, buildInWorker } from './graph-builder.js';
-import { parseGraphFile } from './hnsw-file.js';
+import { scanGraphFile } from './hnsw-file.js';
 import { type GraphParams, HnswGraph } from './hnsw-graph.js';
 import { LabelTable } from './label-table.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -133,6 +133,20 @@ function option(name: string, value: number, min: number, max: number): number {
   return value;
 }
 
+/**
+ * The graph's vector of `label`, or a stand-in unit vector when the label was deleted meanwhile (hnswlib
+ * refuses to read a deleted label): that id's delete is among the changes the caller replays next.
+ */
+function readOrStandIn(graph: HnswGraph, label: number, dim: number): ArrayLike<number> {
+  try {
+    return graph.vectorOf(label);
+  } catch {
+    const v = new Float32Array(dim);
+    v[0] = 1;
+    return v;
+  }
+}
+
 /** Snapshot file stem: collection and field with dots escaped, so names never prefix each other. */
 const fileStem = (collection: string, field: string) =>
   `${encodeURIComponent(collection).replaceAll('.', '%2E')}.${encodeURIComponent(field).replaceAll('.', '%2E')}`;
@@ -192,7 +206,7 @@ export class VectorIndex {
     this.snapshotEvery = o.snapshotEvery ?? 10_000;
     this.buildMode = o.build ?? 'worker';
     this.ef = ef;
-    this.table = new LabelTable(params.dim, params.metric);
+    this.table = this.newTable(1024);
     this.graph = HnswGraph.create(params, 1024);
   }
 
@@ -238,7 +252,7 @@ export class VectorIndex {
     if (table.size === 0) return this.hits('empty', [], []);
 
     if (options.filter !== undefined && options.filter.trim() !== '') {
-      const c = this.filters.candidates(options.filter, options.vars ?? {}, seq, table);
+      const c = this.filters.candidates(options.filter, options.vars ?? {}, seq, table, this.graph);
       if (c.labels.length === 0) return this.hits('empty', [], []);
       if (c.exact) {
         const r = c.exact.search(toNumberArray(vector), k);
@@ -275,7 +289,7 @@ export class VectorIndex {
     option('k', k, 1, 100_000);
     const seq = this.catchUp();
     if (options.filter !== undefined && options.filter.trim() !== '') {
-      const c = this.filters.candidates(options.filter, options.vars ?? {}, seq, this.table);
+      const c = this.filters.candidates(options.filter, options.vars ?? {}, seq, this.table, this.graph);
       return this.exact(vector, k, c.labels);
     }
     return this.exact(vector, k, null);
@@ -371,7 +385,8 @@ export class VectorIndex {
       for (let i = 0; i < dim; i++) {
         // A tolerance, not equality: hnswlib normalises in float32, storeForm in float64.
         const tol = 1e-5 * (Math.abs(expect[i]) + 1e-3);
-        if (Math.abs(copy[label * dim + i] - expect[i]) > tol || Math.abs(inGraph[i] - expect[i]) > tol) {
+        const copyOff = copy !== null && Math.abs(copy[label * dim + i] - expect[i]) > tol;
+        if (copyOff || Math.abs(inGraph[i] - expect[i]) > tol) {
           mismatched.push(ch.id);
           break;
         }
@@ -467,8 +482,32 @@ export class VectorIndex {
     const q = new Float32Array(this.params.dim);
     storeForm(vector, this.params.metric, q, 0);
     const candidates = labels ?? Int32Array.from(this.table.labels.values());
-    const r = exactTopK(this.params.metric, q, this.table.vectors, candidates, k);
-    return this.hits('exact', r.labels, r.distances);
+    const copy = this.table.vectors;
+    if (copy) {
+      const r = exactTopK(this.params.metric, q, copy, candidates, k);
+      return this.hits('exact', r.labels, r.distances);
+    }
+    // No copy (a large index): the candidates' vectors from the graph, packed, then mapped back.
+    const dim = this.params.dim;
+    const packed = new Float32Array(candidates.length * dim);
+    for (let i = 0; i < candidates.length; i++) packed.set(this.graph.vectorOf(candidates[i]), i * dim);
+    const r = exactTopK(
+      this.params.metric,
+      q,
+      packed,
+      Int32Array.from({ length: candidates.length }, (_, i) => i),
+      k,
+    );
+    return this.hits(
+      'exact',
+      r.labels.map((i) => candidates[i]),
+      r.distances,
+    );
+  }
+
+  /** A label table that keeps its vector copy while the index is small enough to be searched exactly. */
+  private newTable(capacity: number): LabelTable {
+    return new LabelTable(this.params.dim, this.params.metric, capacity, this.exactBelow);
   }
 
   /** Applies every change after the applied sequence; returns the store sequence now covered. */
@@ -560,7 +599,7 @@ export class VectorIndex {
         if (!same) {
           reason = 'index options changed';
         } else {
-          await this.loadSnapshot(meta, snap.graph, snap.graphPath);
+          await this.loadSnapshot(meta, snap.graphPath);
           if (efOption === undefined) this.ef = meta.ef; // hnswlib does not save ef: restore ours
           await this.replay();
           await this.files.removeStale(meta.graphFile);
@@ -582,14 +621,22 @@ export class VectorIndex {
   }
 
   /** Checks a verified graph file against its meta and installs both. */
-  private async loadSnapshot(meta: SnapshotMeta, bytes: Buffer, graphPath: string): Promise<void> {
-    const { dim, metric } = this.params;
-    const parsed = parseGraphFile(bytes, dim);
+  private async loadSnapshot(meta: SnapshotMeta, graphPath: string): Promise<void> {
+    const { dim } = this.params;
+    // The table keeps a vector copy only while small: then it is filled from the same bytes as the graph.
+    const table = this.newTable(meta.ids.length);
+    const copy = meta.ids.length > table.copyLimit ? null : table.vectors;
+    const vectorBySlot: Float32Array[] = [];
+    const parsed = await scanGraphFile(
+      graphPath,
+      dim,
+      copy ? (_slot, floats) => vectorBySlot.push(floats.slice()) : undefined,
+    );
     const bad = (reason: string) => new VectorStoreError('VEC_ERR_SNAPSHOT_CORRUPT', reason, { reason });
     if (typeof parsed === 'string') throw bad(parsed);
     if (parsed.slots !== meta.ids.length || parsed.m !== this.params.m)
       throw bad('graph does not match meta');
-    const table = new LabelTable(dim, metric, parsed.capacity);
+    if (!copy) table.vectors = null;
     const slotOfLabel = new Int32Array(meta.ids.length).fill(-1);
     for (let s = 0; s < parsed.slots; s++) {
       const label = parsed.labels[s];
@@ -605,9 +652,10 @@ export class VectorIndex {
       else if (table.labels.has(id)) throw bad('duplicate id in meta');
       else table.labels.set(id, label);
     });
-    parsed.forEachVector((slot, data, offset) => {
-      table.vectors.set(data.subarray(offset, offset + dim), parsed.labels[slot] * dim);
-    });
+    if (copy) {
+      for (let slot = 0; slot < vectorBySlot.length; slot++)
+        copy.set(vectorBySlot[slot], parsed.labels[slot] * dim);
+    }
     // On the thread pool: a 100k graph loads while the event loop keeps answering.
     this.graph = await HnswGraph.read(this.params, graphPath);
     this.table = table;
@@ -652,19 +700,28 @@ export class VectorIndex {
   /** Reads every vector from the store, builds a graph off the main thread, commits it as a snapshot. */
   private async rebuildFromStore(): Promise<void> {
     const seq = this.source.currentSeq();
-    const table = new LabelTable(this.params.dim, this.params.metric);
+    const { dim, metric } = this.params;
+    const table = this.newTable(1024);
+    // The build's input, dropped once the graph is built (the table keeps a copy only while small).
+    let vectors = new Float32Array(1024 * dim);
     let sliceStart = performance.now();
     for (const ch of this.source.scanAll()) {
       if (ch.vector && this.usable(ch)) {
         const { label } = table.assign(ch.id);
         table.setVector(label, ch.vector);
+        if ((label + 1) * dim > vectors.length) {
+          const grown = new Float32Array(Math.ceil((label + 1) * 1.5) * dim);
+          grown.set(vectors);
+          vectors = grown;
+        }
+        storeForm(ch.vector, metric, vectors, label * dim);
       }
       if (performance.now() - sliceStart > 8) {
         await yieldToLoop();
         sliceStart = performance.now();
       }
     }
-    const graph = await this.buildGraph(table, seq);
+    const graph = await this.buildGraph(table, seq, vectors);
     this.table = table;
     this.graph = graph;
     this.appliedSeq = seq;
@@ -673,10 +730,10 @@ export class VectorIndex {
   }
 
   /**
-   * Builds a graph from `table` (labels 0..n-1, none free) off the main thread, then commits it as the
-   * snapshot covering `seq` and loads it.
+   * Builds a graph from `table` (labels 0..n-1, none free) and `vectors` (theirs, by label) off the main
+   * thread, then commits it as the snapshot covering `seq` and loads it.
    */
-  private async buildGraph(table: LabelTable, seq: number): Promise<HnswGraph> {
+  private async buildGraph(table: LabelTable, seq: number, vectors: Float32Array): Promise<HnswGraph> {
     const count = table.slots;
     const capacity = Math.max(1024, Math.ceil(count * 1.25));
     if (count === 0) return HnswGraph.create(this.params, capacity);
@@ -685,7 +742,7 @@ export class VectorIndex {
       params: this.params,
       capacity,
       count,
-      vectors: table.vectors.slice(0, count * this.params.dim),
+      vectors: vectors.subarray(0, count * this.params.dim),
       path: tmp,
     };
     if (this.buildMode === 'worker') await buildInWorker(job, this.aborter.signal);
@@ -705,13 +762,29 @@ export class VectorIndex {
     const old = this.table;
     const seq = this.appliedSeq;
     const dim = this.params.dim;
-    const fresh = new LabelTable(dim, this.params.metric, Math.max(1024, old.size));
-    for (const [id, label] of old.labels) {
+    const oldGraph = this.graph;
+    const fresh = this.newTable(Math.max(1024, old.size));
+    const live = [...old.labels];
+    const vectors = new Float32Array(live.length * dim);
+    let sliceStart = performance.now();
+    for (const [id, label] of live) {
       const { label: l } = fresh.assign(id);
-      fresh.vectors.set(old.vectors.subarray(label * dim, (label + 1) * dim), l * dim);
+      // From the graph (stored form already), in slices. A label that changes owner meanwhile belongs
+      // to an id changed after `seq`: the catch-up below writes that id's current vector.
+      const v = old.vectors
+        ? old.vectors.subarray(label * dim, (label + 1) * dim)
+        : readOrStandIn(oldGraph, label, dim);
+      vectors.set(v, l * dim);
+      fresh.setVector(l, v);
+      if (performance.now() - sliceStart > 8) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+        if (this.closed)
+          throw new VectorStoreError('VEC_ERR_CLOSED', 'closed during compaction', this.where());
+      }
     }
     const freeBefore = old.free.length;
-    const graph = await this.buildGraph(fresh, seq);
+    const graph = await this.buildGraph(fresh, seq, vectors);
     // Changes that landed during the build: applied to the old graph already; now to the new one too.
     let last = seq;
     try {

@@ -102,3 +102,26 @@ test('snapshot leaves one graph generation and no temporary files behind', async
   assert.equal(files.filter((n) => n.endsWith('.tmp')).length, 0);
   assert.equal(index.stats().snapshotSeq, index.stats().appliedSeq);
 });
+
+test('a small index reopened from its snapshot searches exactly from the graph file bytes', async (t) => {
+  const f = fixture(t);
+  const vectors = clusteredVectors({ count: 1010, dim: DIM, seed: 4 });
+  fill(f.writer, vectors, DIM, 1000);
+  // At most exactBelow vectors: searched exactly, from the copy the index keeps while small.
+  const first = await f.open({ dim: DIM });
+  const want = [0, 3, 500, 999].map((q) => first.search(row(vectors, DIM, 1000 + (q % 10)), 5));
+  await first.close();
+  const again = await f.open({ dim: DIM });
+  assert.equal(again.stats().openedFrom, 'snapshot');
+  assert.equal(again.stats().lastPath, 'empty');
+  const got = [0, 3, 500, 999].map((q) => again.search(row(vectors, DIM, 1000 + (q % 10)), 5));
+  assert.equal(again.stats().lastPath, 'exact');
+  assert.deepEqual(
+    got.map((hits) => hits.map((h) => h.id)),
+    want.map((hits) => hits.map((h) => h.id)),
+  );
+  for (let i = 0; i < got.length; i++) {
+    for (let j = 0; j < 5; j++) assert.ok(Math.abs(got[i][j].distance - want[i][j].distance) < 1e-6);
+  }
+  assert.ok(again.verify().ok);
+});
