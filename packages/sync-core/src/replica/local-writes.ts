@@ -142,8 +142,11 @@ export class LocalWrites {
     const ver = this.version(def, after, role);
     const fields: Record<string, FieldWrite> = {};
     for (const f in values) fields[f] = { v: values[f], ver };
-    const exists = create || !state.alive ? { v: true, ver } : undefined;
-    return this.apply(def, state, { collection: def.name, id, fields, ...(exists ? { exists } : {}) });
+    const change: Change =
+      create || !state.alive
+        ? { collection: def.name, id, fields, exists: { v: true, ver } }
+        : { collection: def.name, id, fields };
+    return this.apply(def, state, change);
   }
 
   /** Merges a local write into the object and queues it for the hub. */
