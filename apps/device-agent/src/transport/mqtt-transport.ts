@@ -6,8 +6,10 @@
  * credential) is reported as a `refused` event and backed off like any failed attempt.
  */
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { createConnection } from 'node:net';
 import type { Logger } from '@backroom/sync-core';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { refusalOf } from './refusal.js';
 import type { Transport, TransportEvents } from './transport.js';
 
@@ -21,7 +23,7 @@ export interface MqttTransportOptions {
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
   /** Extra mqtt.js options (TLS CA, ...). */
-  readonly mqttOptions?: mqtt.IClientOptions;
+  readonly mqttOptions?: IClientOptions;
 }
 
 /** Longest a clean stop waits for the hub to take the goodbye. */
@@ -32,6 +34,36 @@ const CLOSE_WAIT_MS = 1000;
  * with growing delays too, never at the base interval forever.
  */
 const STABLE_SESSION_MS = 10_000;
+const require = createRequire(import.meta.url);
+
+/**
+ * `mqtt.connect` for a plain TCP hub (`mqtt://`, `tcp://`) without loading what mqtt.js's entry point
+ * loads for every transport (WebSocket, TLS, SOCKS, their streams): the client class and a socket from
+ * node:net, the stream mqtt.js's own `tcp` builder makes. Any other URL, a SOCKS proxy
+ * (`MQTTJS_SOCKS_PROXY`) or a server list goes through `mqtt.connect` itself, loaded then.
+ */
+function connectToHub(url: string, options: IClientOptions): MqttClient {
+  const u = new URL(url);
+  if (
+    (u.protocol === 'mqtt:' || u.protocol === 'tcp:') &&
+    !process.env.MQTTJS_SOCKS_PROXY &&
+    !options.servers
+  ) {
+    const Client = (require('mqtt/lib/client') as { default: typeof MqttClient }).default;
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
+    const port = u.port ? Number(u.port) : 1883;
+    const client = new Client(() => createConnection({ host, port }), {
+      protocol: 'mqtt',
+      host,
+      port,
+      ...options,
+    });
+    client.on('error', () => {}); // as mqtt.connect does: an error without a listener must not throw
+    return client;
+  }
+  return (require('mqtt') as typeof import('mqtt')).connect(url, options);
+}
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const presence = (id: string) => `backroom/v1/presence/${id}`;
@@ -53,7 +85,7 @@ export class MqttTransport implements Transport {
   start(): void {
     if (this.client) return;
     const { deviceId, token } = this.opts;
-    const client = mqtt.connect(this.opts.url, {
+    const client = connectToHub(this.opts.url, {
       clientId: deviceId,
       username: deviceId,
       password: token,
