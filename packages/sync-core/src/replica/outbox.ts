@@ -141,13 +141,18 @@ export class OutboxQueue {
       if (r.op) g.ops.add(r.op);
     }
     const out: PendingChange[] = [];
-    for (const g of [...groups.values()].sort((a, b) => a.seq - b.seq)) {
-      if (!Object.hasOwn(this.core.schema.collections, g.collection)) continue;
-      const change = this.changeFor(g.collection, g.id, { onlyNode: this.core.nodeId, opIds: g.ops });
-      if (change) out.push({ seq: g.seq, change, rows: g.rows });
-      // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
-      else this.st.deleteObjectUpTo.run(g.seq, g.collection, g.id);
-    }
+    const known = [...groups.values()]
+      .filter((g) => Object.hasOwn(this.core.schema.collections, g.collection))
+      .sort((a, b) => a.seq - b.seq);
+    // The objects' rows are read a few hundred per query, not one query each.
+    this.core.withRows(known, () => {
+      for (const g of known) {
+        const change = this.changeFor(g.collection, g.id, { onlyNode: this.core.nodeId, opIds: g.ops });
+        if (change) out.push({ seq: g.seq, change, rows: g.rows });
+        // Nothing of ours left (evicted, or every write lost to a higher precedence): nothing to push.
+        else this.st.deleteObjectUpTo.run(g.seq, g.collection, g.id);
+      }
+    });
     return out;
   }
 
