@@ -3,7 +3,7 @@
  * Library callers of `createAgent` (POS software in its own Node process) keep their own settings: this
  * module is imported by `main.ts` only.
  *
- Why: a terminal's agent is idle nearly all the time. V8 grows the young generation (two semi-spaces)
+ * Why: a terminal's agent is idle nearly all the time. V8 grows the young generation (two semi-spaces)
  * from 1 MB up to 16 MB each under the allocation burst of start-up and the first sync, and an idle
  * process does not shrink it again: measured idle after a 500-product sync, new space held 32 MB (12 MB
  * of it dead objects) beside an old generation of 17.5 MB, in an RSS of 96–99 MB. With this setting new
