@@ -159,10 +159,6 @@ export async function createHub(config: HubConfig, options: CreateHubOptions = {
     const attachment: HubAttachment | undefined = (await options.attach?.(ctx)) ?? undefined;
     if (attachment) undo.push(() => attachment.close());
 
-    // ---- LEAD: register the feature routes here, e.g. ----------------------------------------------
-    // registerObjectRoutes(fastify, deps);   // from './http/objects.js'
-    // -------------------------------------------------------------------------------------------------
-
     try {
       await fastify.listen({ host: config.host, port: config.httpPort });
     } catch (e) {
