@@ -16,32 +16,13 @@ import {
   type SyncMessage,
   stampToString,
 } from '@backroom/sync-core';
-import { pino } from 'pino';
-import { createHub } from '../src/app.js';
-import { resolveConfig } from '../src/config.js';
-import { attachSync, loadSchemaFile, type SyncAttachment } from '../src/sync/attach.js';
-import { connectDevice, tempDir } from './helpers.js';
+import { loadSchemaFile } from '../src/sync/attach.js';
+import { connectDevice, startSyncHub } from './helpers.js';
 
+/** A hub with the sync server (helpers.startSyncHub), with its server and replica at hand. */
 async function syncHub(t: import('node:test').TestContext, overrides: Record<string, unknown> = {}) {
-  const dir = tempDir(t);
-  let attachment: SyncAttachment | undefined;
-  const config = resolveConfig({
-    dataDir: join(dir, 'hub'),
-    host: '127.0.0.1',
-    mqttPort: 0,
-    httpPort: 0,
-    logLevel: 'silent',
-    ...overrides,
-  });
-  const hub = await createHub(config, {
-    logger: pino({ level: 'silent' }),
-    attach: async (ctx) => {
-      attachment = await attachSync(ctx);
-      return attachment;
-    },
-  });
-  t.after(() => hub.close());
-  return { hub, dir, server: attachment!.server, store: attachment!.server.store };
+  const { hub, attachment, dir } = await startSyncHub(t, overrides);
+  return { hub, dir, server: attachment.server, store: attachment.server.store };
 }
 
 /** A raw MQTT device speaking the sync protocol by hand. */
